@@ -1,0 +1,1 @@
+"""Shared fixtures. The ``salesforce_sandbox`` fixture comes from the package's pytest plugin."""

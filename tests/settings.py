@@ -1,0 +1,17 @@
+"""pytest-django settings: the example site's, on a throw-away SQLite database."""
+
+from example_site.settings import *  # noqa: F403
+
+SECRET_KEY = "tests-secret-key-not-for-production"  # noqa: S105
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        "TEST": {"NAME": ":memory:"},
+    }
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests run django-q2 tasks inline unless a test starts a real cluster.
+Q_CLUSTER = {"name": "wagtail_salesforce_tests", "orm": "default", "sync": True, "catch_up": False}
+WAGTAIL_SALESFORCE: dict[str, object] = {}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -1,0 +1,60 @@
+"""Settings for wagtail-salesforce, read from one dict: ``settings.WAGTAIL_SALESFORCE``.
+
+Every key is documented in docs/en/settings.md. Values are read at call time (never cached at
+import) so tests and ``override_settings`` see changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Salesforce REST API version used for every call (simple-salesforce defaults to an old one).
+    "API_VERSION": "62.0",
+    # YAML files with form mappings and sync rules; default: salesforce.yaml beside manage.py.
+    "CONFIG_FILES": None,
+    # CA bundle to trust for Salesforce's API (e.g. the local sandbox's). None: the system store.
+    "CA_FILE": None,
+    # Key for encrypting secrets at rest (Fernet, urlsafe base64, 32 bytes). None: from SECRET_KEY.
+    "ENCRYPTION_KEY": None,
+    # Older keys still accepted for decryption while rotating (newest first).
+    "OLD_ENCRYPTION_KEYS": [],
+    # Connected-app credentials as code: when set, the admin panel shows them as managed here.
+    "CONSUMER_KEY": None,
+    "CONSUMER_SECRET": None,
+    # Default login URL offered for a new connection.
+    "LOGIN_URL": "https://login.salesforce.com",
+    # HTTP timeouts (seconds): connect, read.
+    "TIMEOUT": (5.0, 30.0),
+    # Retries of transient failures inside one client call (bounded exponential backoff).
+    "MAX_RETRIES": 3,
+    "RETRY_BACKOFF_SECONDS": 0.5,
+    "RETRY_BACKOFF_MAX_SECONDS": 8.0,
+    # How long an OAuth state (Connect button -> callback) stays valid, in seconds.
+    "OAUTH_STATE_MAX_AGE": 600,
+}
+
+
+def get(name: str) -> Any:
+    """Return the setting ``name`` from ``WAGTAIL_SALESFORCE``, or its default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown wagtail-salesforce setting {name!r}")
+    user = getattr(settings, "WAGTAIL_SALESFORCE", {}) or {}
+    return user.get(name, DEFAULTS[name])
+
+
+def unknown_settings() -> set[str]:
+    user = getattr(settings, "WAGTAIL_SALESFORCE", {}) or {}
+    return set(user) - set(DEFAULTS)
+
+
+def config_files() -> list[Path]:
+    """The YAML config files, resolved: the setting, or ``salesforce.yaml`` beside manage.py."""
+    configured = get("CONFIG_FILES")
+    if configured:
+        return [Path(p) for p in configured]
+    base = Path(getattr(settings, "BASE_DIR", Path.cwd()))
+    return [base / "salesforce.yaml"]

@@ -1,0 +1,199 @@
+"""The package's exceptions: one hierarchy, each Salesforce ``errorCode`` mapped exactly once.
+
+Messages never contain secrets (tokens, consumer secrets); callers may log them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class SalesforceError(Exception):
+    """Base class of every error raised by wagtail-salesforce."""
+
+
+class ConfigError(SalesforceError):
+    """The YAML configuration is invalid (see ``wagtail_salesforce.config``)."""
+
+
+# --- connection -----------------------------------------------------------------------------
+
+
+class NotConnected(SalesforceError):
+    """The site has no usable Salesforce connection (not configured, disabled or disconnected)."""
+
+
+class ReauthorizationRequired(NotConnected):
+    """The refresh token was revoked or expired: an administrator must click Connect again."""
+
+
+class OAuthError(SalesforceError):
+    """An OAuth endpoint answered with ``{"error", "error_description"}``."""
+
+    def __init__(self, error: str, description: str = "", status: int | None = None) -> None:
+        self.error = error
+        self.description = description
+        self.status = status
+        super().__init__(f"{error}: {description}" if description else error)
+
+
+# --- REST API -------------------------------------------------------------------------------
+
+
+class ApiError(SalesforceError):
+    """Salesforce answered a REST call with an error.
+
+    ``index`` is the record's position in a batch (sObject Collections), else None.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: str = "UNKNOWN",
+        status: int | None = None,
+        fields: Sequence[str] = (),
+        index: int | None = None,
+        content: Any = None,
+    ) -> None:
+        self.message = message
+        self.error_code = error_code
+        self.status = status
+        self.fields = list(fields)
+        self.index = index
+        self.content = content
+        super().__init__(f"{error_code}: {message}" if error_code else message)
+
+
+class TransientError(ApiError):
+    """Worth retrying later: 5xx, dropped connections, row locks."""
+
+    retryable = True
+
+
+class NetworkError(TransientError):
+    """No HTTP answer at all (connection refused or reset, timeout before sending)."""
+
+
+class OutcomeUnknown(SalesforceError):
+    """A non-idempotent call was sent but its answer was lost: look the record up before retrying."""
+
+
+class SessionExpired(ApiError):
+    """401 INVALID_SESSION_ID: the client refreshes once and repeats the call."""
+
+
+class ApiLimitExceeded(ApiError):
+    """403 REQUEST_LIMIT_EXCEEDED: the org's daily API requests are spent; pause, do not retry now."""
+
+
+class PermissionDenied(ApiError):
+    """403 other than the API limit: the Salesforce user lacks access."""
+
+
+class NotFound(ApiError):
+    """404: the record or resource does not exist (or was deleted)."""
+
+
+class RecordRejected(ApiError):
+    """A permanent, record-level error (validation): retrying the same data fails the same way."""
+
+
+class DuplicateDetected(RecordRejected):
+    """An active duplicate rule blocked the save (DUPLICATES_DETECTED)."""
+
+
+class DuplicateValue(RecordRejected):
+    """A unique value already exists, e.g. "Already a campaign member." (DUPLICATE_VALUE)."""
+
+
+class ConvertedLead(RecordRejected):
+    """The lead was converted and can no longer be updated (CANNOT_UPDATE_CONVERTED_LEAD)."""
+
+
+class MultipleMatches(ApiError):
+    """300: an upsert's external ID matched several records."""
+
+
+class QueryError(ApiError):
+    """The SOQL query was rejected (MALFORMED_QUERY, INVALID_FIELD in a query, ...)."""
+
+
+# errorCode -> exception class. Codes not listed fall back by HTTP status (see ``error_class``).
+ERROR_CODES: dict[str, type[ApiError]] = {
+    "INVALID_SESSION_ID": SessionExpired,
+    "REQUEST_LIMIT_EXCEEDED": ApiLimitExceeded,
+    "INSUFFICIENT_ACCESS": PermissionDenied,
+    "INSUFFICIENT_ACCESS_OR_READONLY": PermissionDenied,
+    "API_DISABLED_FOR_ORG": PermissionDenied,
+    "NOT_FOUND": NotFound,
+    "ENTITY_IS_DELETED": NotFound,
+    "INVALID_ID_FIELD": NotFound,
+    "MALFORMED_ID": RecordRejected,
+    "MALFORMED_QUERY": QueryError,
+    "INVALID_QUERY_FILTER_OPERATOR": QueryError,
+    "INVALID_QUERY_LOCATOR": QueryError,
+    "INVALID_TYPE": QueryError,
+    "INVALID_FIELD": RecordRejected,
+    "REQUIRED_FIELD_MISSING": RecordRejected,
+    "STRING_TOO_LONG": RecordRejected,
+    "INVALID_EMAIL_ADDRESS": RecordRejected,
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": RecordRejected,
+    "INVALID_CROSS_REFERENCE_KEY": RecordRejected,
+    "INVALID_FIELD_FOR_INSERT_UPDATE": RecordRejected,
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": RecordRejected,
+    "FIELD_INTEGRITY_EXCEPTION": RecordRejected,
+    "INVALID_TYPE_ON_FIELD_IN_RECORD": RecordRejected,
+    "JSON_PARSER_ERROR": RecordRejected,
+    "DUPLICATE_VALUE": DuplicateValue,
+    "DUPLICATES_DETECTED": DuplicateDetected,
+    "CANNOT_UPDATE_CONVERTED_LEAD": ConvertedLead,
+    "UNABLE_TO_LOCK_ROW": TransientError,
+    "SERVER_UNAVAILABLE": TransientError,
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK": TransientError,
+}
+
+
+def error_class(error_code: str | None, status: int | None) -> type[ApiError]:
+    """The exception class for a Salesforce ``errorCode``, falling back on the HTTP status."""
+    if error_code and error_code in ERROR_CODES:
+        return ERROR_CODES[error_code]
+    if status is None:
+        return ApiError
+    if status == 300:
+        return MultipleMatches
+    if status == 401:
+        return SessionExpired
+    if status == 403:
+        return PermissionDenied
+    if status == 404:
+        return NotFound
+    if status >= 500:
+        return TransientError
+    if status == 400:
+        return RecordRejected
+    return ApiError
+
+
+def api_error(
+    error_code: str | None,
+    message: str,
+    *,
+    status: int | None = None,
+    fields: Sequence[str] = (),
+    index: int | None = None,
+    content: Any = None,
+) -> ApiError:
+    """Build the right exception for one Salesforce error entry."""
+    cls = error_class(error_code, status)
+    return cls(
+        message,
+        error_code=error_code or "UNKNOWN",
+        status=status,
+        fields=fields,
+        index=index,
+        content=content,
+    )

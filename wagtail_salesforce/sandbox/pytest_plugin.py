@@ -1,0 +1,1 @@
+"""pytest plugin: the ``salesforce_sandbox`` fixture (filled in by the sandbox server work)."""
