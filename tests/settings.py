@@ -12,6 +12,13 @@ DATABASES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests run django-q2 tasks inline unless a test starts a real cluster.
-Q_CLUSTER = {"name": "wagtail_salesforce_tests", "orm": "default", "sync": True, "catch_up": False}
+Q_CLUSTER = {
+    "name": "wagtail_salesforce_tests",
+    "orm": "default",
+    "sync": True,
+    "catch_up": False,
+    "timeout": 60,
+    "retry": 120,
+}
 WAGTAIL_SALESFORCE: dict[str, object] = {}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -79,7 +79,7 @@ class NetworkError(TransientError):
 
 
 class OutcomeUnknown(SalesforceError):
-    """A non-idempotent call was sent but its answer was lost: look the record up before retrying."""
+    """A non-idempotent call was sent but its answer was lost: look the record up, then retry."""
 
 
 class SessionExpired(ApiError):
@@ -87,7 +87,7 @@ class SessionExpired(ApiError):
 
 
 class ApiLimitExceeded(ApiError):
-    """403 REQUEST_LIMIT_EXCEEDED: the org's daily API requests are spent; pause, do not retry now."""
+    """403 REQUEST_LIMIT_EXCEEDED: the daily API requests are spent; pause, do not retry now."""
 
 
 class PermissionDenied(ApiError):

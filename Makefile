@@ -1,0 +1,42 @@
+# The two set-up commands a newcomer needs: `make demo` and `make test`.
+# Each creates .venv when missing and installs the package with its extras.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint messages bench chromium clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,redis,postgres]"
+	@touch $(INSTALLED)
+
+# Debian's Chromium for the browser tests (never a browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+demo: $(INSTALLED)
+	$(PY) example_site/demo.py
+
+test: $(INSTALLED) chromium
+	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+# Extract and compile the Japanese catalogue.
+messages: $(INSTALLED)
+	cd wagtail_salesforce && ../$(PY) -m django makemessages -l ja --settings=tests.settings --pythonpath=..:../example_site
+	cd wagtail_salesforce && ../$(PY) -m django compilemessages --settings=tests.settings --pythonpath=..:../example_site
+
+bench: $(INSTALLED)
+	$(PY) bench/sandbox_bench.py
+	$(PY) bench/config_bench.py
+
+clean:
+	rm -rf .demo .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,145 @@
+"""`make demo`: the sandbox, the example site and a django-q2 cluster in one foreground command.
+
+Ctrl-C (or SIGTERM) stops every process it started. State lives in ``.demo/`` at the repository
+root (the site's SQLite database and the sandbox's records), so a second run keeps what the first
+one made. Delete ``.demo/`` to start over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+EXAMPLE_DIR = Path(__file__).resolve().parent
+REPO_DIR = EXAMPLE_DIR.parent
+STATE_DIR = REPO_DIR / ".demo"
+
+DEMO_USERNAME = "admin"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a local demo account, printed to the user
+
+
+def _start(cmd: list[str], env: dict[str, str], name: str, **kwargs: object) -> subprocess.Popen:
+    print(f"[demo] starting {name}: {' '.join(cmd)}", flush=True)
+    # A new process group per child, so Ctrl-C in this terminal reaches only us and we stop them.
+    return subprocess.Popen(cmd, env=env, cwd=EXAMPLE_DIR, start_new_session=True, **kwargs)  # noqa: S603
+
+
+def _read_sandbox_facts(stdout: IO[str], timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    line = stdout.readline()
+    if not line or time.monotonic() > deadline:
+        raise RuntimeError("the sandbox exited before printing its start-up line")
+    return json.loads(line)
+
+
+def _manage(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=EXAMPLE_DIR, check=True)  # noqa: S603
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    for name, process in reversed(processes):
+        if process.poll() is None:
+            print(f"[demo] stopping {name}", flush=True)
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for _name, process in processes:
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000, help="the example site's port")
+    parser.add_argument("--sandbox-port", type=int, default=8001, help="sandbox login/browser port")
+    parser.add_argument("--sandbox-api-port", type=int, default=8443, help="sandbox HTTPS API port")
+    options = parser.parse_args(argv)
+
+    STATE_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env["SQLITE_PATH"] = str(STATE_DIR / "db.sqlite3")
+    env["DJANGO_SETTINGS_MODULE"] = "example_site.settings"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["WAGTAILADMIN_BASE_URL"] = f"http://127.0.0.1:{options.port}"
+
+    processes: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        sandbox = _start(
+            [
+                sys.executable, "-m", "wagtail_salesforce.sandbox",
+                "--host", "127.0.0.1",
+                "--port", str(options.sandbox_port),
+                "--api-port", str(options.sandbox_api_port),
+                "--data", str(STATE_DIR / "sandbox.sqlite3"),
+            ],
+            env, "the Salesforce sandbox", stdout=subprocess.PIPE, text=True,
+        )
+        processes.append(("sandbox", sandbox))
+        assert sandbox.stdout is not None
+        facts = _read_sandbox_facts(sandbox.stdout)
+        env["SALESFORCE_CA_FILE"] = str(facts["ca_file"])
+
+        _manage(["migrate", "--noinput", "-v0"], env)
+        _manage(["setup_demo", "--username", DEMO_USERNAME, "--password", DEMO_PASSWORD,
+                 "--port", str(options.port)], env)
+
+        processes.append(("web", _start(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options.port}", "--noreload"],
+            env, "the example site")))
+        processes.append(("qcluster", _start(
+            [sys.executable, "manage.py", "qcluster"], env, "the django-q2 cluster")))
+
+        site = f"http://127.0.0.1:{options.port}"
+        print(
+            "\n"
+            "================ wagtail-salesforce demo ================\n"
+            f"  Site:            {site}/\n"
+            f"  Landing page:    {site}/contact-us/\n"
+            f"  Wagtail admin:   {site}/admin/\n"
+            f"  Admin login:     {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
+            f"  Salesforce sandbox records: {facts['login_url']}/\n"
+            f"  Sandbox login:   {facts['username']} / {facts['password']}\n"
+            f"  Consumer key:    {facts['client_id']}\n"
+            f"  Consumer secret: {facts['client_secret']}\n"
+            f"  Login URL:       {facts['login_url']}\n"
+            "\n"
+            "  Try it: in the admin open Settings > Salesforce, paste the login URL, consumer key\n"
+            "  and secret above, Save, click Connect, log in at the sandbox and Allow.\n"
+            "  Then submit the landing-page form and watch the record browser.\n"
+            "  Press Ctrl-C to stop everything.\n"
+            "==========================================================\n",
+            flush=True,
+        )
+        while True:
+            for name, process in processes:
+                if process.poll() is not None:
+                    print(f"[demo] {name} exited with {process.returncode}; stopping", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(processes)
+        print("[demo] stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
