@@ -82,6 +82,27 @@ class OutcomeUnknown(SalesforceError):
     """A non-idempotent call was sent but its answer was lost: look the record up, then retry."""
 
 
+class BatchOutcomeUnknown(OutcomeUnknown):
+    """A chunked create lost one chunk's answer part-way through a batch.
+
+    ``completed`` holds the per-record results of the chunks answered before it (indexes
+    ``0 .. unknown_from - 1``); records ``unknown_from .. unknown_to - 1`` may or may not exist
+    (look them up); records from ``unknown_to`` on were not sent.
+    """
+
+    def __init__(
+        self, message: str, *, completed: Sequence[Any], unknown_from: int, unknown_to: int
+    ) -> None:
+        self.completed = list(completed)
+        self.unknown_from = unknown_from
+        self.unknown_to = unknown_to
+        super().__init__(message)
+
+
+class TLSVerificationFailed(SalesforceError):
+    """The server's TLS certificate is not trusted (see the ``CA_FILE`` setting). Not retried."""
+
+
 class SessionExpired(ApiError):
     """401 INVALID_SESSION_ID: the client refreshes once and repeats the call."""
 
