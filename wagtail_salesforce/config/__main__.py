@@ -1,0 +1,56 @@
+"""Offline validation of config files, with no Django settings and no network.
+
+    python -m wagtail_salesforce.config validate salesforce.yaml [more.yaml ...]
+    wagtail-salesforce validate salesforce.yaml
+
+Exit status: 0 when the files are valid (together), 1 with every problem listed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .loader import validate_files
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wagtail-salesforce",
+        description="Tools for wagtail-salesforce's YAML config.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        help="check config files offline (schema and rules); exit 1 listing every problem",
+        description="Check config files offline. Several files are validated together, as the "
+        "site loads them (a form key defined in two files is an error).",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML config file")
+    validate.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text (default): one 'FILE:LINE: PATH: message' line per problem; json: a list",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    issues = validate_files(args.files)
+    if args.format == "json":
+        print(json.dumps([issue.as_dict() for issue in issues], indent=2))
+    else:
+        for issue in issues:
+            print(issue)
+        if issues:
+            count = len(issues)
+            print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+    return 1 if issues else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The validated configuration as frozen dataclasses (built only from data that passed checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+Scalar = str | int | float | bool | None
+
+
+class Direction(StrEnum):
+    BOTH = "both"
+    TO_SALESFORCE = "to_salesforce"
+    FROM_SALESFORCE = "from_salesforce"
+
+    @property
+    def pushes(self) -> bool:
+        return self is not Direction.FROM_SALESFORCE
+
+    @property
+    def pulls(self) -> bool:
+        return self is not Direction.TO_SALESFORCE
+
+
+class Conflict(StrEnum):
+    SALESFORCE_WINS = "salesforce_wins"
+    WAGTAIL_WINS = "wagtail_wins"
+    NEWEST_WINS = "newest_wins"
+    SALESFORCE_UNLESS_BLANK = "salesforce_unless_blank"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a config value was written (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class From:
+    """The value of a form field, by clean name; ``default`` when it is missing or blank."""
+
+    name: str
+    default: Scalar = None
+    has_default: bool = False
+
+
+@dataclass(frozen=True)
+class Constant:
+    """The same value for every submission."""
+
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class Template:
+    """Text with ``{clean_name}`` placeholders; ``names`` lists them in order of appearance."""
+
+    template: str
+    names: tuple[str, ...]
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """Fill the placeholders; a missing or None value becomes an empty string."""
+        return self.template.format_map(
+            {name: "" if values.get(name) is None else values[name] for name in self.names}
+        )
+
+
+FieldSource = From | Constant | Template
+
+
+@dataclass(frozen=True)
+class CampaignRef:
+    """A campaign by ``name`` or ``id`` (exactly one is set)."""
+
+    name: str | None = None
+    id: str | None = None
+    member_status: str | None = None
+
+
+@dataclass(frozen=True)
+class FormMapping:
+    key: str
+    label: str
+    object: str
+    fields: Mapping[str, FieldSource]
+    record_type: str | None = None
+    campaign: CampaignRef | None = None
+    match_on: str | None = None
+    external_id: str | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def form_field_names(self) -> frozenset[str]:
+        """Every form field clean name this mapping reads (from ``from`` and templates)."""
+        names: set[str] = set()
+        for source in self.fields.values():
+            if isinstance(source, From):
+                names.add(source.name)
+            elif isinstance(source, Template):
+                names.update(source.names)
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
+class SyncField:
+    """A local field, its Salesforce field per object (``{"Lead": "Company"}``) and its rules."""
+
+    name: str
+    salesforce: Mapping[str, str]
+    direction: Direction = Direction.BOTH
+    conflict: Conflict = Conflict.SALESFORCE_WINS
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    match: tuple[str, ...]
+    create_as: str
+    enabled: bool = True
+    interval_minutes: int = 5
+    defaults: Mapping[str, Scalar] = field(default_factory=lambda: MappingProxyType({}))
+    fields: Mapping[str, SyncField] = field(default_factory=lambda: MappingProxyType({}))
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    """Everything the config files declare. ``sync`` is None when no file has a ``sync`` section."""
+
+    forms: Mapping[str, FormMapping] = field(default_factory=lambda: MappingProxyType({}))
+    sync: SyncConfig | None = None
+    files: tuple[str, ...] = ()
+    # Dotted path -> where it was written; lets later checks (the online one) name file and line.
+    locations: Mapping[str, Location] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def location_of(self, path: str) -> Location | None:
+        """The location of ``path`` or of its nearest written ancestor."""
+        while path:
+            if path in self.locations:
+                return self.locations[path]
+            path = path.rpartition(".")[0]
+        return None
+
+    def form_choices(self) -> list[tuple[str, str]]:
+        """``(key, label)`` pairs for an editor's choice field, sorted by label."""
+        return sorted(((m.key, m.label) for m in self.forms.values()), key=lambda c: c[1])
