@@ -305,10 +305,14 @@ class SalesforceClient:
             object_pairs_hook=dict,
         )
 
-    def _translate(self, error: Exception, operation: str, idempotent: bool) -> Exception:
+    def _translate(
+        self,
+        error: SimpleSalesforceError | requests.RequestException,
+        operation: str,
+        idempotent: bool,
+    ) -> Exception:
         if isinstance(error, SimpleSalesforceError):
             return error_from_response(error.status, error.content)
-        assert isinstance(error, requests.RequestException)
         error = classify_transport_error(error)
         if isinstance(error, TLSVerificationError):
             return TLSVerificationFailed(
@@ -555,34 +559,34 @@ class SalesforceClient:
     def get(
         self, sobject: str, record_id: str, fields: Sequence[str] | None = None
     ) -> dict[str, Any]:
-        sobject_api = self._sobject(sobject)
+        sobject = _sobject_name(sobject)
         record_id = _record_id(record_id)
         params = {"fields": ",".join(soql_identifier(f) for f in fields)} if fields else None
 
         def send(headers: dict[str, str]) -> Any:
-            return sobject_api.get(record_id, headers=headers, params=params)
+            return self._sobject(sobject).get(record_id, headers=headers, params=params)
 
         return self._call(f"get {sobject}", send, idempotent=True)
 
     def create(self, sobject: str, data: Mapping[str, Any]) -> str:
         """Create one record and return its Id; OutcomeUnknown if the answer was lost."""
-        sobject_api = self._sobject(sobject)
+        sobject = _sobject_name(sobject)
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return sobject_api.create(payload, headers=headers)
+            return self._sobject(sobject).create(payload, headers=headers)
 
         result = self._call(f"create {sobject}", send, idempotent=False)
         logger.info("Created %s %s (%s)", sobject, result.get("id"), self.connection_key)
         return str(result["id"])
 
     def update(self, sobject: str, record_id: str, data: Mapping[str, Any]) -> None:
-        sobject_api = self._sobject(sobject)
+        sobject = _sobject_name(sobject)
         record_id = _record_id(record_id)
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return sobject_api.update(record_id, payload, headers=headers)
+            return self._sobject(sobject).update(record_id, payload, headers=headers)
 
         self._call(f"update {sobject}", send, idempotent=True)
 
@@ -593,7 +597,7 @@ class SalesforceClient:
 
         MultipleMatches (HTTP 300) when several records carry that value.
         """
-        sobject_api = self._sobject(sobject)
+        sobject = _sobject_name(sobject)
         if not _SOBJECT_NAME.fullmatch(ext_field):
             raise ValueError(f"Not a valid external ID field: {ext_field!r}")
         if not ext_value:
@@ -602,7 +606,7 @@ class SalesforceClient:
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return sobject_api.upsert(path, payload, raw_response=True, headers=headers)
+            return self._sobject(sobject).upsert(path, payload, raw_response=True, headers=headers)
 
         response: requests.Response = self._call(f"upsert {sobject}", send, idempotent=True)
         body = response.json() if response.content else {}
@@ -611,7 +615,7 @@ class SalesforceClient:
         if not record_id:
             # Before API v46 an update answered 204 with no body: ask for the Id.
             def fetch(headers: dict[str, str]) -> Any:
-                return sobject_api.get_by_custom_id(
+                return self._sobject(sobject).get_by_custom_id(
                     ext_field, ext_value, headers=headers, params={"fields": "Id"}
                 )
 
@@ -619,11 +623,11 @@ class SalesforceClient:
         return UpsertResult(id=str(record_id), created=created)
 
     def delete(self, sobject: str, record_id: str) -> None:
-        sobject_api = self._sobject(sobject)
+        sobject = _sobject_name(sobject)
         record_id = _record_id(record_id)
 
         def send(headers: dict[str, str]) -> Any:
-            return sobject_api.delete(record_id, headers=headers)
+            return self._sobject(sobject).delete(record_id, headers=headers)
 
         self._call(f"delete {sobject}", send, idempotent=True)
 

@@ -85,11 +85,13 @@ def classify_transport_error(error: requests.RequestException) -> requests.Reque
         if isinstance(reason, MaxRetryError):
             return RequestNotSent(*error.args, request=error.request)
         return ResponseLost(*error.args, request=error.request)
+    # A garbled body is as good as no answer: a create behind it may well have been saved.
     if isinstance(
         error,
         requests.exceptions.ReadTimeout
         | requests.exceptions.ChunkedEncodingError
-        | requests.exceptions.ContentDecodingError,
+        | requests.exceptions.ContentDecodingError
+        | requests.exceptions.JSONDecodeError,
     ):
         return ResponseLost(*error.args, request=error.request)
     return error
