@@ -7,6 +7,7 @@ from typing import Any
 from django.core import checks
 
 from . import conf
+from .config import checks as config_checks  # noqa: F401 - registers the YAML config checks
 
 
 @checks.register()
