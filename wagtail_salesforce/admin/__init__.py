@@ -1,0 +1,1 @@
+"""Wagtail admin: the Settings → Salesforce panel and its OAuth views."""

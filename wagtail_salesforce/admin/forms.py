@@ -1,0 +1,138 @@
+"""The settings panel's form: one Site's connection settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+
+PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
+SANDBOX_LOGIN_URL = "https://test.salesforce.com"
+
+
+def is_loopback_host(hostname: str | None) -> bool:
+    """localhost, 127.0.0.0/8 and ::1: where plain HTTP is acceptable for development."""
+    if not hostname:
+        return False
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_needs_https_warning(url: str) -> bool:
+    """True when Salesforce would reject ``url`` as a callback (plain HTTP off loopback)."""
+    parts = urlsplit(url)
+    return parts.scheme != "https" and not is_loopback_host(parts.hostname)
+
+
+class ConnectionSettingsForm(forms.ModelForm):
+    """Edit one connection. The consumer secret is write-only: blank keeps the stored one."""
+
+    login_url = forms.URLField(
+        label=_("Login URL"),
+        assume_scheme="https",
+        help_text=_(
+            "https://login.salesforce.com for production, https://test.salesforce.com for a "
+            "sandbox, or your My Domain URL."
+        ),
+    )
+
+    consumer_secret = forms.CharField(
+        label=_("Consumer secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current one."),
+    )
+
+    class Meta:
+        model = SalesforceConnection
+        fields = ["enabled", "login_url", "consumer_key", "api_version"]
+        labels = {
+            "enabled": _("Use Salesforce"),
+            "login_url": _("Login URL"),
+            "consumer_key": _("Consumer key"),
+            "api_version": _("API version"),
+        }
+        help_texts = {
+            "consumer_key": _("From the connected app: Manage Consumer Details."),
+            "api_version": _("The REST API version to call, e.g. 62.0."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["login_url"].widget.attrs["list"] = "wagtail-salesforce-login-urls"
+        self.key_from_settings = SalesforceConnection.consumer_key_from_settings()
+        self.secret_from_settings = SalesforceConnection.consumer_secret_from_settings()
+        if self.key_from_settings:
+            field = self.fields["consumer_key"]
+            field.disabled = True
+            field.initial = self.key_from_settings
+            self.initial["consumer_key"] = self.key_from_settings
+            field.help_text = _("Managed by settings (WAGTAIL_SALESFORCE['CONSUMER_KEY']).")
+        if self.secret_from_settings:
+            field = self.fields["consumer_secret"]
+            field.disabled = True
+            field.help_text = _("Managed by settings (WAGTAIL_SALESFORCE['CONSUMER_SECRET']).")
+
+    def clean_login_url(self) -> str:
+        value = (self.cleaned_data.get("login_url") or "").strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise forms.ValidationError(_("Enter a URL such as https://login.salesforce.com."))
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise forms.ValidationError(
+                _("Salesforce login URLs use HTTPS: use https://%(host)s."),
+                params={"host": parts.netloc},
+            )
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise forms.ValidationError(
+                _("Enter only the scheme and host, e.g. https://mycompany.my.salesforce.com.")
+            )
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def clean_consumer_key(self) -> str:
+        if self.key_from_settings:
+            # Keep whatever the panel stored; settings win at use time.
+            return self.instance.consumer_key
+        return (self.cleaned_data.get("consumer_key") or "").strip()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("enabled"):
+            if not (self.key_from_settings or cleaned.get("consumer_key")):
+                self.add_error("consumer_key", _("Enter the connected app's consumer key."))
+            has_secret = (
+                self.secret_from_settings
+                or cleaned.get("consumer_secret")
+                or self.instance.consumer_secret_encrypted
+            )
+            if not has_secret:
+                self.add_error("consumer_secret", _("Enter the connected app's consumer secret."))
+        return cleaned
+
+    def connection_changed(self) -> bool:
+        """A new consumer key or login URL makes the stored tokens meaningless."""
+        return bool({"consumer_key", "login_url"} & set(self.changed_data))
+
+    def save(self, commit: bool = True) -> SalesforceConnection:
+        connection: SalesforceConnection = super().save(commit=False)
+        new_secret = self.cleaned_data.get("consumer_secret")
+        if new_secret and not self.secret_from_settings:
+            connection.consumer_secret = new_secret
+            if connection.status == ConnectionStatus.ERROR and connection.has_tokens:
+                # The likely fix of a refused refresh: try the stored grant again on next use.
+                connection.status = ConnectionStatus.CONNECTED
+                connection.status_detail = ""
+        connection.settle_status()
+        if commit:
+            connection.save()
+        return connection

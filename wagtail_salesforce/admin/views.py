@@ -1,0 +1,283 @@
+"""Settings → Salesforce: the per-Site panel, Connect, the OAuth callback, Test, Disconnect.
+
+Every view requires ``wagtail_salesforce.manage_connection`` (superusers have it) and answers
+403 otherwise, the callback included. Wagtail wraps admin URLs in its own "may use the admin"
+check first, so an anonymous visitor is sent to the login page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from wagtail.admin import messages
+from wagtail.log_actions import log
+from wagtail.models import Site
+
+from wagtail_salesforce.connection import service
+from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.exceptions import (
+    NetworkError,
+    NotConnected,
+    OAuthError,
+    ReauthorizationRequired,
+    SalesforceError,
+    TLSVerificationFailed,
+)
+
+from .forms import (
+    PRODUCTION_LOGIN_URL,
+    SANDBOX_LOGIN_URL,
+    ConnectionSettingsForm,
+    url_needs_https_warning,
+)
+from .messages import (
+    explain_exception,
+    explain_oauth_error,
+    explain_state_problem,
+    explain_status_detail,
+)
+
+logger = logging.getLogger(__name__)
+
+PERMISSION = "wagtail_salesforce.manage_connection"
+
+
+def user_can_manage(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_active and user.has_perm(PERMISSION))
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return TemplateResponse(request, "wagtail_salesforce/forbidden.html", {}, status=403)
+
+
+def manage_permission_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not user_can_manage(request.user):
+            return _forbidden(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _connection_for(site: Site) -> SalesforceConnection:
+    """The site's stored connection, or an unsaved one with the defaults."""
+    connection = SalesforceConnection.objects.filter(site=site).select_related("site").first()
+    return connection or SalesforceConnection(site=site)
+
+
+def _edit_url(site_id: int) -> str:
+    return reverse("wagtail_salesforce:edit", args=[site_id])
+
+
+@manage_permission_required
+def settings_index(request: HttpRequest) -> HttpResponse:
+    """Open the panel on the current request's Site (else the first one)."""
+    site = Site.find_for_request(request) or Site.objects.order_by("-is_default_site", "pk").first()
+    if site is None:
+        messages.error(
+            request, _("Create a site in Settings → Sites before connecting Salesforce.")
+        )
+        return redirect("wagtailadmin_home")
+    return redirect(_edit_url(site.pk))
+
+
+@manage_permission_required
+def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=site_id)
+    connection = _connection_for(site)
+    old_login_url = connection.login_url
+    stored = SalesforceConnection.objects.filter(pk=connection.pk).first()
+    if request.method == "POST":
+        form = ConnectionSettingsForm(request.POST, instance=connection)
+        if form.is_valid():
+            if form.connection_changed() and stored is not None and (
+                stored.has_tokens
+            ):
+                # Tokens belong to the old app/org: revoke them there, then forget them.
+                revoked = service.disconnect(stored)
+                log(instance=stored, action="wagtail_salesforce.disconnect")
+                connection.forget_tokens()
+                messages.warning(
+                    request,
+                    _("The consumer key or login URL changed, so the site was disconnected "
+                      "from %(login)s. Click Connect to connect again.") % {"login": old_login_url},
+                )
+                if not revoked:
+                    messages.warning(request, _revoke_failed_message())
+            form.save()
+            messages.success(request, _("Salesforce settings saved."))
+            return redirect(_edit_url(site.pk))
+        messages.error(request, _("The settings could not be saved. Please correct the errors."))
+    else:
+        form = ConnectionSettingsForm(instance=connection)
+    return TemplateResponse(
+        request, "wagtail_salesforce/settings.html", _panel_context(request, site, connection, form)
+    )
+
+
+def _panel_context(
+    request: HttpRequest, site: Site, connection: SalesforceConnection, form: ConnectionSettingsForm
+) -> dict[str, Any]:
+    callback_url = connection.callback_url()
+    sites = Site.objects.order_by("hostname", "port")
+    return {
+        "site": site,
+        "sites": [(s, _edit_url(s.pk)) for s in sites],
+        "current_site_url": _edit_url(site.pk),
+        "connection": connection,
+        "form": form,
+        "status": connection.status,
+        "status_label": ConnectionStatus(connection.status).label,
+        "status_explanation": explain_status_detail(connection),
+        "callback_url": callback_url,
+        "callback_needs_https": url_needs_https_warning(callback_url),
+        "login_url_choices": [
+            (PRODUCTION_LOGIN_URL, _("Production")),
+            (SANDBOX_LOGIN_URL, _("Sandbox")),
+        ],
+        "calls_today": connection.calls_today() if connection.pk else 0,
+        "can_connect": connection.pk is not None and connection.is_configured,
+        "is_connected": connection.has_tokens,
+        "key_from_settings": bool(SalesforceConnection.consumer_key_from_settings()),
+        "secret_from_settings": bool(SalesforceConnection.consumer_secret_from_settings()),
+        "has_secret": connection.has_consumer_secret,
+    }
+
+
+def _revoke_failed_message() -> str:
+    return _(
+        "Salesforce could not be reached to revoke the old token. The tokens were forgotten "
+        "here; to be thorough, revoke the grant in Salesforce (Setup → Connected Apps OAuth "
+        "Usage)."
+    )
+
+
+@require_POST
+@manage_permission_required
+def connect(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=site_id)
+    connection = SalesforceConnection.objects.filter(site=site).select_related("site").first()
+    if connection is None or not connection.is_configured:
+        messages.error(
+            request,
+            _("Turn on \u201cUse Salesforce\u201d and save the consumer key and secret first."),
+        )
+        return redirect(_edit_url(site.pk))
+    authorize_url = service.start_authorization(request.session, connection)
+    return HttpResponseRedirect(authorize_url)
+
+
+@require_GET
+@manage_permission_required
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        pending = service.pop_state(request.session, request.GET.get("state"))
+    except service.StateInvalid as problem:
+        logger.info("OAuth callback rejected: state %s", problem.reason)
+        messages.error(request, explain_state_problem())
+        return redirect("wagtail_salesforce:index")
+    connection = (
+        SalesforceConnection.objects.filter(site_id=pending.site_id).select_related("site").first()
+    )
+    if (
+        connection is None
+        or not connection.is_configured
+        or connection.callback_url() != pending.redirect_uri
+    ):
+        # The site was deleted, turned off or moved (root URL) since Connect was clicked.
+        messages.error(request, explain_state_problem())
+        return redirect("wagtail_salesforce:index")
+    back = redirect(_edit_url(connection.site_id))
+
+    error = request.GET.get("error")
+    if error:
+        description = request.GET.get("error_description", "")
+        logger.info("Salesforce authorization for site %s ended with %s", connection.site_id, error)
+        messages.error(request, explain_oauth_error(error, description, connection))
+        return back
+    code = request.GET.get("code")
+    if not code:
+        messages.error(request, explain_oauth_error("no_code", "", connection))
+        return back
+    try:
+        connection = service.complete_authorization(
+            connection, code=code, verifier=pending.verifier
+        )
+    except (OAuthError, NetworkError, TLSVerificationFailed) as failure:
+        logger.warning("Connecting site %s to Salesforce failed: %s", connection.site_id, failure)
+        messages.error(request, explain_exception(failure, connection))
+        return back
+    log(
+        instance=connection,
+        action="wagtail_salesforce.connect",
+        user=request.user,
+        data={"org_id": connection.org_id, "username": connection.username},
+    )
+    if connection.status == ConnectionStatus.CONNECTED:
+        messages.success(
+            request,
+            _("Connected to Salesforce as %(user)s (organisation %(org)s).")
+            % {"user": connection.username, "org": connection.org_id},
+        )
+    else:
+        messages.warning(request, explain_status_detail(connection))
+    return back
+
+
+@require_POST
+@manage_permission_required
+def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
+    from wagtail_salesforce.client import client_for
+
+    site = get_object_or_404(Site, pk=site_id)
+    try:
+        limits = client_for(site).limits()
+    except ReauthorizationRequired:
+        messages.error(request, _("Salesforce needs you to authorise again: click Connect."))
+        return redirect(_edit_url(site.pk))
+    except NotConnected as error:
+        messages.error(request, _("Not connected: %(reason)s") % {"reason": error})
+        return redirect(_edit_url(site.pk))
+    except SalesforceError as error:
+        logger.warning("Test connection for site %s failed: %s", site.pk, error)
+        messages.error(request, _("The test call failed: %(error)s") % {"error": error})
+        return redirect(_edit_url(site.pk))
+    daily = limits.get("DailyApiRequests") or {}
+    maximum = int(daily.get("Max", 0))
+    remaining = int(daily.get("Remaining", 0))
+    SalesforceConnection.objects.filter(site=site).update(
+        org_api_requests_used=maximum - remaining, org_api_requests_max=maximum
+    )
+    messages.success(
+        request,
+        _("The connection works. Daily API requests: %(used)s used, %(remaining)s remaining "
+          "(of %(max)s).") % {"used": maximum - remaining, "remaining": remaining, "max": maximum},
+    )
+    return redirect(_edit_url(site.pk))
+
+
+@require_POST
+@manage_permission_required
+def disconnect(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=site_id)
+    connection = get_object_or_404(SalesforceConnection, site=site)
+    if not connection.has_tokens:
+        messages.warning(request, _("This site is not connected."))
+        return redirect(_edit_url(site.pk))
+    revoked = service.disconnect(connection)
+    log(instance=connection, action="wagtail_salesforce.disconnect", user=request.user)
+    messages.success(request, _("Disconnected from Salesforce."))
+    if not revoked:
+        messages.warning(request, _revoke_failed_message())
+    return redirect(_edit_url(site.pk))

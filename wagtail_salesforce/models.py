@@ -1,0 +1,7 @@
+"""Django finds the app's models here; they live in their concern's package."""
+
+from wagtail_salesforce.connection.models import (  # noqa: F401
+    ApiUsageDaily,
+    ConnectionStatus,
+    SalesforceConnection,
+)
