@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -216,10 +217,11 @@ class Sandbox:
         api_port: int = 0,
         state_dir: Path | None = None,
         fault_seed: int = faults.DEFAULT_SEED,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.definition = definition
         self.host = host
-        self.org = Org(definition, data_path=data_path)
+        self.org = Org(definition, data_path=data_path, clock=clock)
         self.faults = faults.FaultSet(seed=fault_seed)
         self.bulk = BulkApi(self.org)
         self.rest = RestApi(self.org, self.bulk)
@@ -786,13 +788,18 @@ def start_sandbox(
     host: str = "127.0.0.1",
     login_port: int = 0,
     api_port: int = 0,
+    clock: Callable[[], datetime] | None = None,
 ) -> RunningSandbox:
-    """Start a sandbox in this process (server threads) on free ports and return its handle."""
+    """Start a sandbox in this process (server threads) on free ports and return its handle.
+
+    ``clock`` (returning aware datetimes) drives the records' timestamps, for tests of
+    ``updated``/``deleted`` windows and watermarks.
+    """
     from .orgfile import load_org_definition
 
     sandbox = Sandbox(
         definition or load_org_definition(org_file),
-        data_path=data_path, host=host, login_port=login_port, api_port=api_port,
+        data_path=data_path, host=host, login_port=login_port, api_port=api_port, clock=clock,
     )
     sandbox.start()
     return RunningSandbox(sandbox)
