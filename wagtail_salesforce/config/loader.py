@@ -8,6 +8,7 @@ dotted path; all problems of all files are collected before anything is raised.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 import string
@@ -47,6 +48,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _PLACEHOLDER = re.compile(r"^[A-Za-z0-9_]+$")
 _ID_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _SYNC_RULE_KEYS = ("direction", "conflict")
+# CampaignMember links a campaign to a Lead or a Contact only.
+CAMPAIGN_OBJECTS = frozenset({"Lead", "Contact"})
 
 # libyaml's parser when available (several times faster); the pure-Python one otherwise.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -252,6 +255,8 @@ class _FileReader:
         if isinstance(node, yaml.MappingNode):
             result: Any = self._convert_mapping(node, path)
         else:
+            if node.tag != "tag:yaml.org,2002:seq":
+                self.issue(_mark(node), path, f"unsupported tag {node.tag!r} on a list")
             result = _MarkedList(_mark(node))
             for index, child in enumerate(node.value):
                 result.append(self._convert(child, (*path, index)))
@@ -336,7 +341,7 @@ _TYPE_NAMES = {
     "string": "text",
     "integer": "a whole number",
     "number": "a number",
-    "boolean": "true or false",
+    "boolean": "true/false",
     "null": "null",
 }
 
@@ -365,12 +370,16 @@ def _schema_issues(reader: _FileReader, data: Any) -> None:
             by_path.setdefault(tuple(error.absolute_path), []).append(
                 (is_type_error, mark, path, message, hint)
             )
+    reported: set[tuple[Path_, str]] = set()
     for entries in by_path.values():
         # A value of the wrong type makes every other complaint about it noise.
         if any(entry[0] for entry in entries):
             entries = [entry for entry in entries if entry[0]]
         for _is_type, mark, path, message, hint in entries:
-            reader.issue(mark, path, message, hint)
+            # jsonschema reports e.g. each missing required key as a separate error.
+            if (path, message) not in reported:
+                reported.add((path, message))
+                reader.issue(mark, path, message, hint)
 
 
 def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]:
@@ -395,8 +404,11 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
     elif keyword == "type":
         expected = error.validator_value
         expected = [expected] if isinstance(expected, str) else expected
-        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
+        names = [_TYPE_NAMES.get(t, t) for t in expected]
+        wanted = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         hint = ""
+        if isinstance(instance, dt.date):
+            hint = f"quote it: '{instance.isoformat()}'"
         is_field_source = len(path) == 4 and path[0] == "forms" and path[2] == "fields"
         if isinstance(instance, str) and "object" in expected and is_field_source:
             hint = f"did you mean {{from: {instance}}}?"
@@ -512,6 +524,12 @@ def _check_form(issue: Any, path: Path_, form: Mapping[str, Any]) -> None:
             "give either 'record_type' or a RecordTypeId field, not both",
         )
     campaign = form.get("campaign")
+    sobject = form.get("object")
+    if isinstance(campaign, dict) and isinstance(sobject, str) and sobject not in CAMPAIGN_OBJECTS:
+        issue(
+            (*path, "campaign"),
+            f"only Lead or Contact records can join a campaign, not {sobject}",
+        )
     if isinstance(campaign, dict) and isinstance(campaign.get("id"), str):
         campaign_id = campaign["id"]
         if len(campaign_id) == 18 and re.fullmatch(r"[A-Za-z0-9]{18}", campaign_id):
