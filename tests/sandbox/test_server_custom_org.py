@@ -94,7 +94,8 @@ def test_upsert_before_v46_updates_with_204(custom_api: RawApi,
                                            custom_sandbox: RunningSandbox) -> None:
     old = RawApi(custom_sandbox, custom_api.token, version="45.0")
     assert old.patch("/sobjects/Lead/Submission_Id__c/sub-2", json=_lead()).status_code == 201
-    assert old.patch("/sobjects/Lead/Submission_Id__c/sub-2", json={"Title": "x"}).status_code == 204
+    updated = old.patch("/sobjects/Lead/Submission_Id__c/sub-2", json={"Title": "x"})
+    assert updated.status_code == 204
 
 
 def test_upsert_on_a_field_that_is_not_an_external_id_is_not_found(custom_api: RawApi) -> None:

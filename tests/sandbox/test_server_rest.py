@@ -135,7 +135,8 @@ def test_validation_errors_have_salesforce_codes(
 
 
 def test_campaign_member_twice_is_duplicate_value(sf: Salesforce, api: RawApi) -> None:
-    campaign_id = sf.query("SELECT Id FROM Campaign WHERE Name = 'Autumn Webinar'")["records"][0]["Id"]
+    campaigns = sf.query("SELECT Id FROM Campaign WHERE Name = 'Autumn Webinar'")["records"]
+    campaign_id = campaigns[0]["Id"]
     lead_id = sf.Lead.create(_lead())["id"]
     member = {"CampaignId": campaign_id, "LeadId": lead_id}
     assert api.post("/sobjects/CampaignMember/", json=member).status_code == 201
@@ -158,7 +159,8 @@ def test_converted_lead_cannot_be_updated(sf: Salesforce, api: RawApi) -> None:
     assert converted.status_code == 200
     assert converted.json()["contactId"].startswith("003")
     lead = sf.Lead.get(lead_id)
-    assert lead["IsConverted"] is True and lead["ConvertedContactId"] == converted.json()["contactId"]
+    assert lead["IsConverted"] is True
+    assert lead["ConvertedContactId"] == converted.json()["contactId"]
     assert_error(api.patch(f"/sobjects/Lead/{lead_id}", json={"Title": "x"}), 400,
                  "CANNOT_UPDATE_CONVERTED_LEAD")
 
