@@ -1,0 +1,3 @@
+"""The admin tests reuse the connection tests' sandbox fixtures."""
+
+from tests.connection.conftest import configured, connected, sandbox, site  # noqa: F401

@@ -1,0 +1,186 @@
+"""``credentials_for(site)`` with the real client and sandbox: refresh, re-auth, usage, logs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection as db_connection
+from wagtail.models import ModelLogEntry, Site
+
+from wagtail_salesforce.client import client_for
+from wagtail_salesforce.connection import oauth
+from wagtail_salesforce.connection.credentials import credentials_for
+from wagtail_salesforce.connection.models import (
+    ApiUsageDaily,
+    ConnectionStatus,
+    SalesforceConnection,
+)
+from wagtail_salesforce.exceptions import NotConnected, ReauthorizationRequired
+
+from .oauth_helpers import configure_site, connect_site
+
+
+def test_expired_access_token_is_refreshed_transparently(connected: Any, sandbox: Any) -> None:
+    old_access = connected.access_token
+    sandbox.expire_access_tokens()
+    limits = client_for(connected.site).limits()
+    assert "DailyApiRequests" in limits
+    stored = SalesforceConnection.objects.get(pk=connected.pk)
+    assert stored.access_token != old_access
+    assert stored.last_refresh_at is not None
+    assert stored.token_version == connected.token_version + 1
+    assert stored.status == ConnectionStatus.CONNECTED
+
+
+def test_revoked_refresh_token_marks_needs_reauth_and_raises(connected: Any, sandbox: Any) -> None:
+    sandbox.revoke_all_tokens()
+    with pytest.raises(ReauthorizationRequired):
+        client_for(connected.site).limits()
+    stored = SalesforceConnection.objects.get(pk=connected.pk)
+    assert stored.status == ConnectionStatus.NEEDS_REAUTH
+    assert ModelLogEntry.objects.filter(action="wagtail_salesforce.reauth_required").count() == 1
+    with pytest.raises(ReauthorizationRequired):
+        credentials_for(connected.site)
+
+
+def test_refresh_token_expired_by_policy_needs_reauth(site: Site, sandbox: Any) -> None:
+    connection = configure_site(
+        site, sandbox, client_id="short-lived", client_secret="short-secret",
+        refresh_token_policy="expire_after", refresh_token_ttl_seconds=60,
+    )
+    connect_site(connection, sandbox)
+    sandbox.advance_clock(120)
+    sandbox.expire_access_tokens()
+    with pytest.raises(ReauthorizationRequired):
+        client_for(site).limits()
+    assert SalesforceConnection.objects.get(pk=connection.pk).status == "needs_reauth"
+
+
+def test_rotated_refresh_token_is_saved(site: Site, sandbox: Any) -> None:
+    connection = connect_site(
+        configure_site(
+            site, sandbox, client_id="rotating", client_secret="rot-secret",
+            rotate_refresh_tokens=True,
+        ),
+        sandbox,
+    )
+    first_refresh = connection.refresh_token
+    sandbox.expire_access_tokens()
+    client_for(site).limits()
+    stored = SalesforceConnection.objects.get(pk=connection.pk)
+    assert stored.refresh_token != first_refresh
+    # The saved one is the live one: another refresh works with it.
+    sandbox.expire_access_tokens()
+    client_for(site).limits()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refresh_calls_salesforce_once_and_everyone_adopts_it(
+    sandbox: Any,
+) -> None:
+    site = Site.objects.get(is_default_site=True)
+    connection = connect_site(
+        configure_site(
+            site, sandbox, client_id="concurrent", client_secret="conc-secret",
+            rotate_refresh_tokens=True,
+        ),
+        sandbox,
+    )
+    stale = connection.access_token
+    sandbox.expire_access_tokens()
+    workers = 4
+    barrier = threading.Barrier(workers)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def refresh_in_own_db_connection() -> None:
+        try:
+            credentials = credentials_for(site.pk)
+            barrier.wait(timeout=10)
+            credentials.refresh(stale)
+            results.append(credentials.access_token)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=refresh_in_own_db_connection) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    stored = SalesforceConnection.objects.get(pk=connection.pk)
+    assert results == [stored.access_token] * workers
+    assert stored.token_version == connection.token_version + 1  # exactly one refresh won
+    # With rotation a second use of the old refresh token would have failed: the saved one works.
+    oauth.refresh_access_token(
+        sandbox.login_url, client_id="concurrent", client_secret="conc-secret",
+        refresh_token=stored.refresh_token,
+    )
+
+
+def test_another_process_refresh_is_adopted_without_calling_salesforce(
+    connected: Any, sandbox: Any
+) -> None:
+    stale_credentials = credentials_for(connected.site)
+    stale = stale_credentials.access_token
+    sandbox.expire_access_tokens()
+    winner = credentials_for(connected.site)
+    winner.refresh(stale)
+    version = SalesforceConnection.objects.get(pk=connected.pk).token_version
+    stale_credentials.refresh(stale)
+    assert stale_credentials.access_token == winner.access_token
+    assert SalesforceConnection.objects.get(pk=connected.pk).token_version == version
+
+
+def test_api_calls_are_counted_per_connection_per_day(connected: Any, sandbox: Any) -> None:
+    client = client_for(connected.site)
+    client.limits()
+    client.limits()
+    usage = ApiUsageDaily.objects.get(connection=connected)
+    assert usage.calls == client.api_calls == 2
+    assert SalesforceConnection.objects.get(pk=connected.pk).calls_today() == 2
+
+
+def test_org_usage_from_limit_info_header_is_recorded(connected: Any, sandbox: Any) -> None:
+    client_for(connected.site).describe_global()
+    stored = SalesforceConnection.objects.get(pk=connected.pk)
+    assert stored.org_api_requests_max is not None
+    assert stored.org_api_requests_used == sandbox.api_calls_used()
+
+
+def test_site_without_connection_is_not_connected(site: Site) -> None:
+    with pytest.raises(NotConnected) as raised:
+        credentials_for(site)
+    assert not isinstance(raised.value, ReauthorizationRequired)
+
+
+def test_configured_but_not_connected_site_says_click_connect(configured: Any) -> None:
+    with pytest.raises(NotConnected, match="Connect"):
+        credentials_for(configured.site)
+
+
+def test_secrets_never_reach_the_logs(
+    site: Site, sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    connection = connect_site(
+        configure_site(site, sandbox, client_id="logged", client_secret="log-secret-4242"),
+        sandbox,
+    )
+    secrets = [connection.access_token, connection.refresh_token, "log-secret-4242"]
+    sandbox.expire_access_tokens()
+    client_for(site).limits()
+    stored = SalesforceConnection.objects.get(pk=connection.pk)
+    secrets += [stored.access_token]
+    sandbox.revoke_all_tokens()
+    sandbox.expire_access_tokens()
+    with pytest.raises(ReauthorizationRequired):
+        client_for(site).limits()
+    assert caplog.records, "the flow should have logged something"
+    for secret in secrets:
+        assert secret not in caplog.text
