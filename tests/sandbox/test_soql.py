@@ -262,9 +262,9 @@ def test_comparison_operators(org: Org, condition: str, expected: list[str]) -> 
     org.create("Account", {"Name": "ten", "NumberOfEmployees": 10})
     org.create("Account", {"Name": "twenty", "NumberOfEmployees": 20})
     org.create("Account", {"Name": "none"})
-    records = org.query(
-        f"SELECT Name FROM Account WHERE {condition} ORDER BY Name", False, V
-    ).page(0, 10)
+    records = org.query(f"SELECT Name FROM Account WHERE {condition} ORDER BY Name", False, V).page(
+        0, 10
+    )
     assert [r["Name"] for r in records] == expected
 
 
@@ -303,9 +303,9 @@ def test_boolean_literals_compare_with_boolean_fields(org: Org) -> None:
 def test_date_field_compares_with_date_literal(org: Org) -> None:
     org.create("Campaign", {"Name": "Early", "StartDate": "2026-01-10"})
     org.create("Campaign", {"Name": "Late", "StartDate": "2026-12-10"})
-    records = org.query(
-        "SELECT Name FROM Campaign WHERE StartDate >= 2026-06-01", False, V
-    ).page(0, 9)
+    records = org.query("SELECT Name FROM Campaign WHERE StartDate >= 2026-06-01", False, V).page(
+        0, 9
+    )
     assert [r["Name"] for r in records] == ["Late"]
 
 
@@ -554,6 +554,4 @@ def test_custom_objects_are_queryable() -> None:
     )
     org = Org(definition, clock=Clock())
     record_id = org.create("Event_Registration__c", {"Name": "Reg", "Email__c": "a@b.co"})
-    assert ids(org, "SELECT Id FROM event_registration__c WHERE email__c = 'A@B.CO'") == [
-        record_id
-    ]
+    assert ids(org, "SELECT Id FROM event_registration__c WHERE email__c = 'A@B.CO'") == [record_id]
