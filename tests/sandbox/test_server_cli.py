@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from wagtail_salesforce.sandbox.pytest_plugin import SandboxProcess, launch_sandbox_process
+from wagtail_salesforce.sandbox.server import SandboxProcess, launch_sandbox_process
 
 from .conftest import RawApi
 
