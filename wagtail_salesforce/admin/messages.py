@@ -74,7 +74,7 @@ def explain_oauth_error(error: str, description: str, connection: SalesforceConn
         ) % {"callback": callback}
     else:
         message = _(
-            "Salesforce answered \u201c%(error)s\u201d. Check the connected app's settings, then "
+            "Salesforce answered “%(error)s”. Check the connected app's settings, then "
             "click Connect to try again."
         ) % {"error": error}
     if description:

@@ -171,7 +171,7 @@ def connect(request: HttpRequest, site_id: int) -> HttpResponse:
     if connection is None or not connection.is_configured:
         messages.error(
             request,
-            _("Turn on \u201cUse Salesforce\u201d and save the consumer key and secret first."),
+            _("Turn on “Use Salesforce” and save the consumer key and secret first."),
         )
         return redirect(_edit_url(site.pk))
     authorize_url = service.start_authorization(request.session, connection)
