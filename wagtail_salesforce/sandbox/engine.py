@@ -1086,9 +1086,11 @@ class Org:
 
             def project(page_ids: Sequence[str]) -> list[dict[str, Any]]:
                 with self._lock:
+                    # Looked up again: reset() may have replaced the table since the query ran.
+                    current = self._tables[compiled.root.name]
                     return [
-                        self._project(table, compiled, row, api_version)
-                        for row in (table.rows.get(i) for i in page_ids)
+                        self._project(current, compiled, row, api_version)
+                        for row in (current.rows.get(i) for i in page_ids)
                         if row is not None
                     ]
 
@@ -1135,41 +1137,24 @@ class Org:
             "attributes": {"type": obj.name, "url": self._record_url(obj.name, row[0], api_version)}
         }
         for bound in compiled.select:
-            if not bound.hops:
-                record[bound.field.name] = row[table.column_of[bound.field.name]]
-                continue
             container = record
-            current_row: Sequence[Any] | None = row
-            current_table = table
-            for relationship, target in bound.hops:
-                reference = next(
-                    f.name
-                    for f in current_table.definition.fields.values()
-                    if f.relationship_name == relationship
-                )
-                target_table = self._tables[target]
-                target_id = (
-                    None if current_row is None else current_row[current_table.column_of[reference]]
-                )
-                current_row = None if target_id is None else target_table.rows.get(target_id)
-                if current_row is None:
-                    if relationship not in container:
-                        container[relationship] = None
-                    container = None  # type: ignore[assignment]
+            current_row, current_table = row, table
+            for hop in bound.hops:
+                target_id = current_row[current_table.column_of[hop.reference_field]]
+                target_table = self._tables[hop.target]
+                next_row = None if target_id is None else target_table.rows.get(target_id)
+                if next_row is None:
+                    container.setdefault(hop.relationship, None)
                     break
-                nested = container.get(relationship)
+                nested = container.get(hop.relationship)
                 if nested is None:
-                    nested = {
-                        "attributes": {
-                            "type": target,
-                            "url": self._record_url(target, target_id, api_version),
-                        }
-                    }
-                    container[relationship] = nested
-                container = nested
-                current_table = target_table
-            if container is not None and current_row is not None:
-                container[bound.field.name] = current_row[current_table.column_of[bound.field.name]]
+                    url = self._record_url(hop.target, target_id, api_version)
+                    nested = {"attributes": {"type": hop.target, "url": url}}
+                    container[hop.relationship] = nested
+                container, current_row, current_table = nested, next_row, target_table
+            else:
+                column = current_table.column_of[bound.field.name]
+                container[bound.field.name] = current_row[column]
         return record
 
     def _replication_window(self, start: datetime, end: datetime) -> tuple[str, str]:

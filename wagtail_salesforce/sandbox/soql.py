@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import SfApiError
 from .ids import is_valid_id, to_18
@@ -607,11 +607,18 @@ Row = Sequence[Any]
 Getter = Callable[[Row], Any]
 
 
+class Hop(NamedTuple):
+    """One step of a relationship path: ``Owner`` via ``OwnerId`` to ``User``."""
+
+    relationship: str
+    reference_field: str
+    target: str
+
+
 @dataclass(frozen=True)
 class BoundField:
     ref: FieldRef
-    # (relationship name, target object) for each hop, then the final field on the last object.
-    hops: tuple[tuple[str, str], ...]
+    hops: tuple[Hop, ...]  # the relationships followed, then ``field`` on the last object
     field: FieldDef
     getter: Getter
 
@@ -639,7 +646,7 @@ def bind_field(catalog: Catalog, root: ObjectDef, ref: FieldRef, statement: str)
         if path[0].lower() not in relationship_names:
             path = path[1:]
     current = root
-    hops: list[tuple[str, str]] = []
+    hops: list[Hop] = []
     getters: list[Callable[[Row], Row | None]] = []
     for hop in path[:-1]:
         reference = next(
@@ -664,7 +671,7 @@ def bind_field(catalog: Catalog, root: ObjectDef, ref: FieldRef, statement: str)
         target = catalog.find_object(target_name)
         if target is None:
             raise query_error(statement, ref.pos, "INVALID_FIELD", f"No such relation '{hop}'")
-        hops.append((reference.relationship_name or hop, target.name))
+        hops.append(Hop(reference.relationship_name or hop, reference.name, target.name))
         getters.append(_hop_getter(catalog, catalog.column(current.name, reference.name), target))
         current = target
     final = current.field(path[-1])
@@ -673,11 +680,12 @@ def bind_field(catalog: Catalog, root: ObjectDef, ref: FieldRef, statement: str)
     column = catalog.column(current.name, final.name)
 
     def getter(row: Row) -> Any:
+        current: Row | None = row
         for hop_getter in getters:
-            row = hop_getter(row)  # type: ignore[assignment]
-            if row is None:
+            current = hop_getter(current)
+            if current is None:
                 return None
-        return row[column]
+        return current[column]
 
     return BoundField(ref, tuple(hops), final, getter)
 
@@ -964,7 +972,7 @@ def compile_query(catalog: Catalog, query: Query, today: date) -> CompiledQuery:
     seen: set[tuple[str, ...]] = set()
     for ref in query.fields:
         bound = compiler.bind(ref)
-        key = tuple(name.lower() for name, _ in bound.hops) + (bound.field.name.lower(),)
+        key = tuple(hop.relationship.lower() for hop in bound.hops) + (bound.field.name.lower(),)
         if key in seen:
             raise query_error(
                 query.statement, ref.pos, "MALFORMED_QUERY", f"duplicate field selected: {ref.text}"
