@@ -341,11 +341,22 @@ def test_order_by_ascending_puts_nulls_first_by_default(org: Org) -> None:
     assert [r["LastName"] for r in records] == ["N", "A", "B"]
 
 
-def test_order_by_descending_puts_nulls_last_by_default(org: Org) -> None:
+def test_order_by_descending_also_puts_nulls_first_by_default(org: Org) -> None:
+    # Salesforce's SOQL reference: "By default, null values are sorted first."
     lead(org, "B", FirstName="b")
     lead(org, "N")
     lead(org, "A", FirstName="A")
     records = org.query("SELECT LastName FROM Lead ORDER BY FirstName DESC", False, V).page(0, 9)
+    assert [r["LastName"] for r in records] == ["N", "B", "A"]
+
+
+def test_order_by_descending_nulls_last(org: Org) -> None:
+    lead(org, "B", FirstName="b")
+    lead(org, "N")
+    lead(org, "A", FirstName="A")
+    records = org.query(
+        "SELECT LastName FROM Lead ORDER BY FirstName DESC NULLS LAST", False, V
+    ).page(0, 9)
     assert [r["LastName"] for r in records] == ["B", "A", "N"]
 
 

@@ -427,7 +427,7 @@ class _Parser:
         descending = False
         if self.is_keyword("ASC", "DESC"):
             descending = self.advance().value == "DESC"
-        nulls_last = descending  # Salesforce: ASC sorts nulls first, DESC nulls last
+        nulls_last = False  # Salesforce's documented default: null values are sorted first
         if self.is_keyword("NULLS"):
             self.advance()
             if not self.is_keyword("FIRST", "LAST"):
