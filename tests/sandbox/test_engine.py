@@ -28,6 +28,8 @@ ORG_FILE = {
                 "Rating__c": {"type": "picklist", "values": ["Hot", "Warm", "Cold"],
                               "restricted": True},
                 "Score__c": {"type": "int"},
+                "Topics__c": {"type": "multipicklist", "values": ["Web", "Data"],
+                              "restricted": True},
                 "Seen_At__c": {"type": "datetime"},
             },
             "record_types": [
@@ -291,6 +293,19 @@ def test_bad_value_for_restricted_picklist(org: Org) -> None:
         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
         "Rating: bad value for restricted picklist field: Lukewarm",
         ["Rating__c"],
+    )
+
+
+def test_restricted_multipicklist_checks_every_value(org: Org) -> None:
+    lead_id = lead(org, Topics__c="Web;Data")
+    assert org.get("Lead", lead_id, ["Topics__c"], V)["Topics__c"] == "Web;Data"
+    error = api_error(
+        org.create, "Lead", {"LastName": "D", "Company": "A", "Topics__c": "Web;Cooking"}
+    )
+    assert (error.error_code, error.message, error.fields) == (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "Topics: bad value for restricted picklist field: Cooking",
+        ["Topics__c"],
     )
 
 

@@ -566,3 +566,22 @@ def test_custom_objects_are_queryable() -> None:
     org = Org(definition, clock=Clock())
     record_id = org.create("Event_Registration__c", {"Name": "Reg", "Email__c": "a@b.co"})
     assert ids(org, "SELECT Id FROM event_registration__c WHERE email__c = 'A@B.CO'") == [record_id]
+
+
+def test_custom_relationships_use_the_r_suffix() -> None:
+    definition = definition_from_mapping(
+        {
+            "objects": {
+                "Event_Registration__c": {
+                    "fields": {"Lead__c": {"type": "reference", "reference_to": "Lead"}}
+                }
+            }
+        }
+    )
+    org = Org(definition, clock=Clock())
+    lead_id = lead(org, "Doe")
+    org.create("Event_Registration__c", {"Name": "Reg", "Lead__c": lead_id})
+    records = org.query("SELECT Name, Lead__r.LastName FROM Event_Registration__c", False, V)
+    (record,) = records.page(0, 5)
+    assert record["Lead__r"]["LastName"] == "Doe"
+    assert record["Lead__r"]["attributes"]["type"] == "Lead"
