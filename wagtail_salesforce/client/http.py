@@ -41,10 +41,14 @@ def parse_limit_info(header: str | None) -> tuple[int, int] | None:
 def counts_as_api_call(path: str, status: int) -> bool:
     """Whether Salesforce counts this answered request against the org's daily API requests.
 
-    OAuth endpoints are not API calls, and a 401 was never authenticated, so neither counts.
-    Everything else under the REST API does: a composite request once, each queryMore page once.
+    OAuth endpoints are not API calls. Requests turned away before any work is done are not
+    counted either: 401 (no valid session), 403 (the daily limit is spent, or no access) and 5xx
+    (the server could not take the request). Everything else under the REST API is: a composite
+    request once, each queryMore page once, a validation error once.
     """
-    return status != 401 and not path.startswith("/services/oauth2/")
+    if path.startswith("/services/oauth2/"):
+        return False
+    return status not in (401, 403) and status < 500
 
 
 @dataclass(frozen=True)
