@@ -875,3 +875,12 @@ def test_concurrent_creates_get_distinct_ids(org: Org) -> None:
         thread.join()
     assert len(set(created)) == 200
     assert org.count("Lead") == 200
+
+
+def test_a_file_that_is_not_a_database_is_reported_clearly(
+    definition: OrgDefinition, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just some notes\n" * 200, encoding="utf-8")
+    with pytest.raises(ValueError, match="cannot use this file for the sandbox's records"):
+        Org(definition, data_path=str(path))

@@ -210,7 +210,6 @@ class Org:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._canonical = {name.lower(): name for name in definition.objects}
-        self._by_prefix = {obj.key_prefix: name for name, obj in definition.objects.items()}
         self._tables: dict[str, _Table] = {}
         self._counters: dict[str, int] = {}
         self._passwords = {u.username.lower(): u.password for u in definition.users}
@@ -220,7 +219,12 @@ class Org:
         with self._lock:
             self._reset_tables()
             if data_path is not None:
-                self._open_database(data_path)
+                try:
+                    self._open_database(data_path)
+                except (sqlite3.Error, ValueError) as error:
+                    raise ValueError(
+                        f"{data_path}: cannot use this file for the sandbox's records: {error}"
+                    ) from error
             seeded = self._meta("seeded") == "1"
             self._started = self._meta("started") or self._stamp()
             self._set_meta("started", self._started)
