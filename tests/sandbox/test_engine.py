@@ -884,3 +884,13 @@ def test_a_file_that_is_not_a_database_is_reported_clearly(
     path.write_text("not a database, just some notes\n" * 200, encoding="utf-8")
     with pytest.raises(ValueError, match="cannot use this file for the sandbox's records"):
         Org(definition, data_path=str(path))
+
+
+def test_invalid_seed_data_names_the_record_and_the_error() -> None:
+    definition = definition_from_mapping({"data": {"Lead": [{"LastName": "No company"}]}})
+    with pytest.raises(ValueError) as caught:
+        Org(definition)
+    assert str(caught.value) == (
+        "seed record data.Lead[0] is invalid: REQUIRED_FIELD_MISSING: "
+        "Required fields are missing: [Company]"
+    )

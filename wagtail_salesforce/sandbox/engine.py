@@ -340,8 +340,14 @@ class Org:
 
     def _seed(self) -> None:
         for sobject, records in self.definition.seed_data.items():
-            for values in records:
-                self._create(sobject, dict(values))
+            for position, values in enumerate(records):
+                try:
+                    self._create(sobject, dict(values))
+                except SfApiError as error:
+                    raise ValueError(
+                        f"seed record data.{sobject}[{position}] is invalid: "
+                        f"{error.error_code}: {error.message}"
+                    ) from error
 
     # --- small helpers --------------------------------------------------------------------
 
