@@ -1,0 +1,161 @@
+"""The sandbox's authorize pages in a real browser: log in, Allow or Deny, land on the callback.
+
+Playwright's sync API drives Debian's Chromium; the callback is a tiny local HTTP server that
+records what the browser brought back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from wagtail_salesforce.sandbox.oauth import pkce_challenge
+
+pytestmark = pytest.mark.browser
+
+CALLBACK_PATH = "/oauth/callback/"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class CallbackServer:
+    """Answers the OAuth callback with a small page and keeps the query strings it received."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, str]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                split = urllib.parse.urlsplit(self.path)
+                if split.path == CALLBACK_PATH:  # the browser also asks for /favicon.ico
+                    received.append(dict(urllib.parse.parse_qsl(split.query)))
+                body = b"<html><body><h1 id='done'>Callback received</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{CALLBACK_PATH}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def callback() -> Iterator[CallbackServer]:
+    server = CallbackServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox_browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(sandbox_browser: Any) -> Iterator[Any]:
+    context = sandbox_browser.new_context()
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _start(page: Any, sandbox: Any, callback: CallbackServer, state: str, verifier: str) -> None:
+    sandbox.add_connected_app(client_id="browser-app", client_secret="browser-secret",
+                              callback_urls=[callback.url], name="Browser Test App")
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": "browser-app", "redirect_uri": callback.url,
+        "state": state, "code_challenge": pkce_challenge(verifier),
+        "code_challenge_method": "S256", "scope": "api refresh_token",
+    })
+    page.goto(f"{sandbox.login_url}/services/oauth2/authorize?{query}")
+    page.fill("#username", sandbox.username)
+    page.fill("#password", sandbox.password)
+    page.click("#Login")
+    page.wait_for_selector("text=Allow Access?")
+    assert "Browser Test App" in page.content()
+
+
+def test_allow_lands_on_callback_and_the_code_exchanges(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+    _start(page, salesforce_sandbox, callback, state, verifier)
+    page.click("#oaapprove")
+    page.wait_for_selector("#done")
+    assert page.url.startswith(callback.url)
+    (params,) = callback.received
+    assert params["state"] == state and params["code"]
+    token = requests.post(f"{salesforce_sandbox.login_url}/services/oauth2/token", data={
+        "grant_type": "authorization_code", "code": params["code"], "client_id": "browser-app",
+        "client_secret": "browser-secret", "redirect_uri": callback.url,
+        "code_verifier": verifier}, timeout=10)
+    assert token.status_code == 200, token.text
+    assert token.json()["refresh_token"] and token.json()["token_type"] == "Bearer"
+
+
+def test_deny_lands_on_callback_with_access_denied(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    state = secrets.token_urlsafe(16)
+    _start(page, salesforce_sandbox, callback, state, secrets.token_urlsafe(48))
+    page.click("#oaapprove_deny")
+    page.wait_for_selector("#done")
+    (params,) = callback.received
+    assert params == {"error": "access_denied",
+                      "error_description": "end-user denied authorization", "state": state}
+
+
+def test_wrong_password_stays_on_the_login_page(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    salesforce_sandbox.add_connected_app(client_id="browser-app", client_secret="browser-secret",
+                                         callback_urls=[callback.url])
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": "browser-app", "redirect_uri": callback.url,
+        "code_challenge": pkce_challenge("v" * 43), "code_challenge_method": "S256"})
+    page.goto(f"{salesforce_sandbox.login_url}/services/oauth2/authorize?{query}")
+    page.fill("#username", salesforce_sandbox.username)
+    page.fill("#password", "not-the-password")
+    page.click("#Login")
+    page.wait_for_selector("#error")
+    assert callback.received == []
