@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -449,7 +450,7 @@ class Org:
             )
         return resolved
 
-    def _coerce(self, obj: ObjectDef, field_def: FieldDef, value: Any) -> Any:
+    def _coerce(self, field_def: FieldDef, value: Any) -> Any:
         """JSON value -> stored value for the field's type, or Salesforce's parser error."""
         type_ = field_def.type
 
@@ -479,14 +480,15 @@ class Org:
                 if not _NUMERIC.match(value.strip()):
                     raise parser_error(kind)
                 value = float(value)
+            if not math.isfinite(value):
+                raise parser_error(kind)
             if type_ == "int":
                 if isinstance(value, float) and not value.is_integer():
                     raise parser_error(kind)
                 return int(value)
             return float(value)
         if isinstance(value, list | dict):
-            kind = {"date": "date", "datetime": "datetime"}.get(type_, type_)
-            raise parser_error(kind)
+            raise parser_error(type_)
         if type_ == "date":
             if not isinstance(value, str):
                 raise parser_error("date")
@@ -774,7 +776,7 @@ class Org:
         obj = table.definition
         for name, raw in resolved.items():
             field_def = obj.fields[name]
-            value = self._coerce(obj, field_def, raw)
+            value = self._coerce(field_def, raw)
             if field_def.type in ("reference", "id") and value is not None and is_valid_id(value):
                 value = to_18(value)
             self._check_value(obj, field_def, value)
@@ -1034,7 +1036,7 @@ class Org:
                     self._update(table, full_id, values)
                     return full_id, False
                 return self._create(obj.name, values), True
-            key = self._coerce(obj, field_def, ext_value)
+            key = self._coerce(field_def, ext_value)
             column = table.column_of[field_def.name]
             matches = [
                 record_id
