@@ -613,10 +613,9 @@ class Org:
     def _check_unique(self, table: _Table, record_id: str, row: list[Any]) -> None:
         for column, index in table.indexes.items():
             field_def = table.definition.fields[table.columns[column]]
-            if not (field_def.unique or field_def.external_id) or row[column] is None:
+            # An external id that is not also unique may repeat (an upsert then answers 300).
+            if not field_def.unique or row[column] is None:
                 continue
-            if not field_def.unique:
-                continue  # an external id that is not unique may repeat (upsert then answers 300)
             for other_id in index.get(table.index_key(column, row[column])):
                 other = table.rows[other_id]
                 if other_id != record_id and not other[table.column_of["IsDeleted"]]:
