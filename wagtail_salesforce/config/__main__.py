@@ -2,6 +2,7 @@
 
     python -m wagtail_salesforce.config validate salesforce.yaml [more.yaml ...]
     wagtail-salesforce validate salesforce.yaml
+    wagtail-salesforce reference        # the YAML reference table, from the schema
 
 Exit status: 0 when the files are valid (together), 1 with every problem listed, 2 on bad usage.
 """
@@ -35,11 +36,20 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default): one 'FILE:LINE: PATH: message' line per problem; json: a list",
     )
+    commands.add_parser(
+        "reference",
+        help="print the YAML reference table (Markdown) generated from the schema",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "reference":
+        from .reference import markdown_table
+
+        print(markdown_table(), end="")
+        return 0
     issues = validate_files(args.files)
     if args.format == "json":
         print(json.dumps([issue.as_dict() for issue in issues], indent=2))
