@@ -264,3 +264,22 @@ def test_simple_salesforce_sees_malformed_request_as_its_exception(sf: Salesforc
     with pytest.raises(SalesforceMalformedRequest) as raised:
         sf.Lead.create({"LastName": "OnlyName"})
     assert raised.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+
+
+def test_expired_query_cursor_is_an_invalid_locator(sf: Salesforce, api: RawApi,
+                                                    salesforce_sandbox: Any) -> None:
+    for number in range(201):
+        salesforce_sandbox.org.create("Lead", _lead(LastName=f"Cursor{number}"))
+    first = api.get("/query", params={"q": "SELECT Id FROM Lead"},
+                    headers={"Sforce-Query-Options": "batchSize=200"}).json()
+    salesforce_sandbox.expire_query_cursors()
+    assert_error(api.get(f"{salesforce_sandbox.instance_url}{first['nextRecordsUrl']}"), 400,
+                 "INVALID_QUERY_LOCATOR")
+
+
+def test_basic_info_is_cheap_with_many_records(api: RawApi, salesforce_sandbox: Any) -> None:
+    for number in range(30):
+        salesforce_sandbox.org.create("Lead", _lead(LastName=f"Recent{number}"))
+    recent = api.get("/sobjects/Lead").json()["recentItems"]
+    assert len(recent) == 10
+    assert recent[0]["Name"] == "Recent29"

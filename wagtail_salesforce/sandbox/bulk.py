@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -138,6 +138,8 @@ class BulkApi:
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-bulk")
+        self._pending = 0  # submitted and not finished, including cancelled ones
+        self._idle = threading.Condition(self._lock)
 
     def reset(self) -> None:
         with self._lock:
@@ -150,15 +152,23 @@ class BulkApi:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until no job is queued or running (used by tests and the bench)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(j.state in ("UploadComplete", "InProgress") for j in self._jobs.values())
-            if not busy:
-                return True
-            time.sleep(0.01)
-        return False
+        """Block until no job is queued or running, even cancelled ones (reset relies on it)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _submit(self, work: Callable[[Job], None], job: Job) -> None:
+        def run() -> None:
+            try:
+                if not job.cancelled:
+                    work(job)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+        with self._idle:
+            self._pending += 1
+        self._executor.submit(run)
 
     # -- routing --------------------------------------------------------------------------------
     def handle(
@@ -268,7 +278,7 @@ class BulkApi:
         with self._lock:
             self._jobs[job_id] = job
         if kind == "query":
-            self._executor.submit(self._run_query, job)
+            self._submit(self._run_query, job)
         return ApiResponse(200, job.info())
 
     def _set_state(self, job: Job, spec: Any) -> ApiResponse:
@@ -289,7 +299,7 @@ class BulkApi:
                 info = job.info()
             else:
                 raise api_error(400, "INVALIDJOBSTATE", f"Cannot change the job state to {state}")
-        self._executor.submit(self._run_ingest, job)
+        self._submit(self._run_ingest, job)
         return ApiResponse(200, info)
 
     def _upload(self, job: Job, body: bytes) -> ApiResponse:

@@ -462,7 +462,7 @@ class Sandbox:
     # -- REST -----------------------------------------------------------------------------------
     def _rest(self, incoming: Incoming) -> tuple[Reply, int]:
         if incoming.path.rstrip("/") == "/services/data":
-            return Reply.json(200, versions_listing()), 0
+            return Reply.json(200, versions_listing(), self._limit_header()), 0
         parsed = parse_api_version(incoming.path)
         if parsed is None or float(parsed[0]) < 20.0:
             return Reply.json(404, NOT_FOUND, self._limit_header()), 0
@@ -705,6 +705,14 @@ class SandboxHandle:
     def advance_clock(self, seconds: float) -> None:
         """Move OAuth time forward (codes, sessions and refresh tokens age; records do not)."""
         self.sandbox.oauth.advance_clock(seconds)
+
+    def expire_query_cursors(self) -> None:
+        """End every open SOQL cursor: the next ``nextRecordsUrl`` is INVALID_QUERY_LOCATOR."""
+        self.sandbox.rest.expire_cursors()
+
+    def wait_for_bulk_jobs(self, timeout: float = 30.0) -> bool:
+        """Block until no Bulk API job is queued or running (bounded by ``timeout``)."""
+        return self.sandbox.bulk.wait_idle(timeout)
 
     def add_connected_app(
         self,
