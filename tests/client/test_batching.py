@@ -194,6 +194,16 @@ def test_hostile_values_without_a_record_match_nothing(
     assert client.lookup("Lead", "Email", [hostile], ["Id"]) == {hostile.lower(): []}
 
 
+def test_lookup_matches_field_names_whatever_their_case(
+    client: SalesforceClient, salesforce_sandbox: Any
+):
+    lead_id = salesforce_sandbox.org.create("Lead", new_lead(Email="case@example.com"))
+
+    found = client.lookup("Lead", "email", ["Case@Example.com"], ["Id", "EMAIL"])
+
+    assert [record["Id"] for record in found["case@example.com"]] == [lead_id]
+
+
 def test_lookup_skips_empty_values_that_soql_would_read_as_null(
     client: SalesforceClient, salesforce_sandbox: Any
 ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -102,3 +104,46 @@ def test_an_unreachable_server_is_a_network_error_after_bounded_retries(
     # Never sent, so even a create may be retried (and then reported as a network error).
     assert caught.value.error_code == "CONNECTION_FAILED"
     assert client.api_calls == 0
+
+
+def test_a_create_that_times_out_is_outcome_unknown_and_the_record_exists(
+    credentials: Any, salesforce_sandbox: Any
+):
+    client = SalesforceClient(credentials, timeout=(2.0, 0.2))
+    salesforce_sandbox.faults.add(
+        "latency", latency_ms=600, count=1, method="POST", path="/sobjects/Lead"
+    )
+
+    with pytest.raises(OutcomeUnknown):
+        client.create("Lead", new_lead(Email="slow@example.com"))
+
+    # The sandbox finishes the save after the client stopped waiting; nothing was resent.
+    wait_for(lambda: calls_to(salesforce_sandbox, "/sobjects/Lead"))
+    assert len(calls_to(salesforce_sandbox, "/sobjects/Lead")) == 1
+    assert salesforce_sandbox.org.count("Lead") == 1
+
+
+def test_a_query_that_times_out_once_is_repeated(credentials: Any, salesforce_sandbox: Any):
+    client = SalesforceClient(credentials, timeout=(2.0, 0.2))
+    salesforce_sandbox.faults.add("latency", latency_ms=600, count=1, path="/query")
+
+    assert client.query("SELECT Id FROM Lead")["totalSize"] == 0
+    # The slow first attempt is logged when the sandbox finishes it.
+    wait_for(lambda: len(calls_to(salesforce_sandbox, "/query")) >= 2)
+    assert len(calls_to(salesforce_sandbox, "/query")) == 2
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_backoff_is_full_jitter_under_an_exponential_cap(settings: Any):
+    settings.WAGTAIL_SALESFORCE = {"RETRY_BACKOFF_SECONDS": 0.5, "RETRY_BACKOFF_MAX_SECONDS": 3.0}
+    for retry, cap in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (10, 3.0)]:
+        delays = [SalesforceClient._backoff(retry) for _ in range(200)]
+        assert all(0.0 <= delay <= cap for delay in delays)
+        assert max(delays) > cap / 2  # spread over the whole window, not a fixed delay

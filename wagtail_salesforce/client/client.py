@@ -198,6 +198,17 @@ def _with_index(error: ApiError, index: int) -> ApiError:
     )
 
 
+def _field_value(record: Mapping[str, Any], field: str) -> Any:
+    """``record[field]``, matching the name case-insensitively (answers use canonical case)."""
+    if field in record:
+        return record[field]
+    lowered = field.lower()
+    for name, value in record.items():
+        if name.lower() == lowered:
+            return value
+    return None
+
+
 def _api_version(version: str) -> str:
     version = version.removeprefix("v")
     if not re.fullmatch(r"\d{2,3}\.\d", version):
@@ -497,7 +508,12 @@ class SalesforceClient:
         sobject = _sobject_name(sobject)
         if not _SOBJECT_NAME.fullmatch(field):
             raise ValueError(f"lookup() needs a plain field name, not {field!r}")
-        select = soql_field_list(list(dict.fromkeys([*fields, field])))
+        # API names are case-insensitive: select each field once, whatever its spelling.
+        select_names: list[str] = []
+        for name in [*fields, field]:
+            if name.lower() not in {chosen.lower() for chosen in select_names}:
+                select_names.append(name)
+        select = soql_field_list(select_names)
         matches: dict[str, list[dict[str, Any]]] = {}
         for value in values:
             if value:
@@ -510,7 +526,7 @@ class SalesforceClient:
             in_list = ", ".join(batch)
             soql = f"SELECT {select} FROM {sobject} WHERE {field} IN ({in_list}){condition}"  # noqa: S608
             for record in self.query_iter(soql):
-                key = str(record.get(field) or "").lower()
+                key = str(_field_value(record, field) or "").lower()
                 if key in matches:
                     matches[key].append(record)
         return matches
