@@ -12,6 +12,7 @@ from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.client.client import LOOKUP_MAX_CHARS, LOOKUP_MAX_VALUES
 from wagtail_salesforce.client.soql import soql_in_batches, soql_quote
 from wagtail_salesforce.exceptions import (
+    ApiLimitExceeded,
     BatchOutcomeUnknown,
     QueryError,
     RecordRejected,
@@ -104,6 +105,30 @@ def test_a_lost_chunk_answer_raises_batch_outcome_unknown_with_the_earlier_resul
     assert all(result.success for result in error.completed)
     # The lost chunk was committed and not repeated: the caller can find all 250 records.
     assert salesforce_sandbox.org.count("Lead") == 250
+
+
+def test_hitting_the_api_limit_mid_batch_fails_the_rest_without_sending_it(
+    credentials: Any, salesforce_sandbox: Any
+):
+    armed: list[bool] = []
+
+    def spend_the_limit(_calls: int) -> None:
+        if not armed:
+            armed.append(True)
+            salesforce_sandbox.faults.add("request_limit_exceeded", path="/composite/sobjects")
+
+    client = SalesforceClient(credentials, on_api_call=spend_the_limit)
+
+    results = client.collection_create("Lead", [new_lead() for _ in range(450)])
+
+    assert [r.success for r in results] == [True] * 200 + [False] * 250
+    for result in results[200:]:
+        (error,) = result.errors
+        assert isinstance(error, ApiLimitExceeded)
+        assert error.index == result.index
+    # The second chunk was refused once (not retried); the third was never sent.
+    assert len(calls_to(salesforce_sandbox, "/composite/sobjects")) == 2
+    assert salesforce_sandbox.org.count("Lead") == 200
 
 
 def test_lookup_of_1000_emails_is_batched_and_keys_are_case_insensitive(

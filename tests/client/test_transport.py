@@ -108,3 +108,13 @@ def test_plain_http_instance_urls_are_refused(credentials: SandboxCredentials):
     credentials.instance_url = credentials.instance_url.replace("https://", "http://")
     with pytest.raises(ValueError, match="https"):
         SalesforceClient(credentials).query("SELECT Id FROM Lead")
+
+
+def test_the_environment_cannot_replace_the_configured_ca(
+    client: SalesforceClient, monkeypatch: pytest.MonkeyPatch
+):
+    # requests would let REQUESTS_CA_BUNDLE override Session.verify; the transport does not.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+    monkeypatch.setenv("CURL_CA_BUNDLE", requests.certs.where())
+
+    assert client.query("SELECT Id FROM Lead")["done"] is True

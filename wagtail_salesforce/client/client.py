@@ -654,8 +654,11 @@ class SalesforceClient:
     ) -> list[RecordResult]:
         """Create records in chunks of 200 (allOrNone false), one result per record, in order.
 
-        If a chunk's answer is lost, raises :class:`BatchOutcomeUnknown` carrying the results
-        received so far. Other chunk-level failures are reported on each record of the chunk.
+        A failure of a whole chunk (a transient error past the retries, the API limit, ...) is
+        reported on each record of that chunk, so the results of earlier chunks are never lost;
+        after ``ApiLimitExceeded`` or another 401/403 later chunks are not sent and report the
+        same error. If a chunk's answer is lost, :class:`BatchOutcomeUnknown` is raised carrying
+        the results received so far. ``ReauthorizationRequired`` propagates as it is.
         """
         return self._collection(
             sobject, records, method="POST", path="composite/sobjects", idempotent=False
@@ -664,7 +667,10 @@ class SalesforceClient:
     def collection_update(
         self, sobject: str, records: Sequence[Mapping[str, Any]]
     ) -> list[RecordResult]:
-        """Update records (each with its ``Id``) in chunks of 200, one result per record."""
+        """Update records (each with its ``Id``) in chunks of 200, one result per record.
+
+        Chunk-level failures are reported per record as for :meth:`collection_create`.
+        """
         for position, record in enumerate(records):
             if not record.get("Id"):
                 raise ValueError(f"Record {position} has no Id to update")
@@ -676,7 +682,11 @@ class SalesforceClient:
     def collection_upsert(
         self, sobject: str, ext_field: str, records: Sequence[Mapping[str, Any]]
     ) -> list[RecordResult]:
-        """Upsert records on ``ext_field`` in chunks of 200, one result per record."""
+        """Upsert records on ``ext_field`` in chunks of 200, one result per record.
+
+        ``created`` tells inserts from updates. Chunk-level failures are reported per record as
+        for :meth:`collection_create`.
+        """
         if not _SOBJECT_NAME.fullmatch(ext_field):
             raise ValueError(f"Not a valid external ID field: {ext_field!r}")
         for position, record in enumerate(records):
