@@ -82,7 +82,7 @@ def _assert_oauth_error(response: requests.Response, error: str, description: st
     assert response.json() == {"error": error, "error_description": description}
 
 
-def test_authorize_page_is_a_login_form_then_a_consent_page(salesforce_sandbox: Any) -> None:
+def test_authorize_page_is_a_login_form(salesforce_sandbox: Any) -> None:
     page = requests.get(f"{salesforce_sandbox.login_url}/services/oauth2/authorize", params={
         "response_type": "code", "client_id": salesforce_sandbox.client_id,
         "redirect_uri": CALLBACK, "code_challenge": pkce_challenge("v" * 43)}, timeout=10)

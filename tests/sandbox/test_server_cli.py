@@ -141,3 +141,21 @@ def test_record_browser_lists_newest_first(api: RawApi, salesforce_sandbox: Any)
     newer = api.post("/sobjects/Lead/", json={"LastName": "Newer", "Company": "Acme"}).json()["id"]
     listing = requests.get(f"{salesforce_sandbox.login_url}/browse/Lead", timeout=10).text
     assert listing.index(newer) < listing.index(older)
+
+
+def test_stopping_hangs_up_on_keep_alive_connections(tmp_path: Path) -> None:
+    from wagtail_salesforce.sandbox.server import start_sandbox
+
+    running = start_sandbox()
+    api = RawApi(running, running.password_token()["access_token"])
+    # The sandbox deletes its CA file when it stops; keep a copy so only the socket can fail.
+    ca_copy = tmp_path / "ca.pem"
+    ca_copy.write_bytes(Path(running.ca_file).read_bytes())
+    api.session.verify = str(ca_copy)
+    assert api.get("/limits").status_code == 200  # opens a pooled keep-alive connection
+    running.stop()
+    try:
+        api.get("/limits")
+    except requests.ConnectionError:
+        return
+    raise AssertionError("a stopped sandbox still answered on an old connection")

@@ -119,6 +119,8 @@ def test_composite_counts_as_one_call_and_resolves_references(
     assert salesforce_sandbox.api_calls_used() - before == 1
     results = {r["referenceId"]: r for r in response.json()["compositeResponse"]}
     assert results["account"]["httpStatusCode"] == 201
+    account_id = results["account"]["body"]["id"]
+    assert results["account"]["httpHeaders"]["Location"].endswith(f"/sobjects/Account/{account_id}")
     assert results["readBack"]["body"]["AccountId"] == results["account"]["body"]["id"]
     assert results["contacts"]["body"]["totalSize"] == 1
 

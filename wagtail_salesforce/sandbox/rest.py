@@ -382,7 +382,9 @@ class RestApi:
     # -- writes with undo ----------------------------------------------------------------------
     def create(self, call: _Call, sobject: str, values: Any) -> ApiResponse:
         record_id = self._create(call, sobject, values)
-        return ApiResponse(201, {"id": record_id, "success": True, "errors": []})
+        location = f"/services/data/v{call.version}/sobjects/{sobject}/{record_id}"
+        return ApiResponse(201, {"id": record_id, "success": True, "errors": []},
+                           headers={"Location": location})
 
     def _create(self, call: _Call, sobject: str, values: Any) -> str:
         values = self._record_values(values)

@@ -191,11 +191,31 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.sandbox = sandbox
         self.role = role
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
         if ssl_context is not None:
             self.socket = ssl_context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Hang up on every open keep-alive connection (after the listener stopped)."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (or failing TLS) mid-request are normal for a test server.
@@ -294,6 +314,7 @@ class Sandbox:
             if self._threads:
                 server.shutdown()
             server.server_close()
+            server.close_connections()
         for thread in self._threads:
             thread.join(timeout=5)
         self.bulk.close()
