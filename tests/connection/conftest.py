@@ -9,7 +9,7 @@ from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import SalesforceConnection
 
-from .oauth_helpers import configure_site, connect_site
+from .oauth_helpers import configure_site, connect_site, default_site
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def sandbox(salesforce_sandbox: Any, settings: Any) -> Any:
 
 @pytest.fixture
 def site(db: None) -> Site:
-    return Site.objects.get(is_default_site=True)
+    return default_site()
 
 
 @pytest.fixture

@@ -8,12 +8,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from django.contrib.sessions.backends.db import SessionStore
-from wagtail.models import Site
+from wagtail.models import Locale, Page, Site
 
 from wagtail_salesforce.connection import service
 from wagtail_salesforce.connection.models import SalesforceConnection
 
 CALLBACK_PATH = "/admin/salesforce/oauth/callback/"
+
+
+def default_site(hostname: str = "localhost", port: int = 80) -> Site:
+    """The default Site at ``hostname:port``, recreated if a transactional test flushed it."""
+    Locale.objects.get_or_create(language_code="en")
+    root = Page.get_first_root_node() or Page.add_root(title="Root", slug="root")
+    site, _created = Site.objects.update_or_create(
+        is_default_site=True, defaults={"hostname": hostname, "port": port, "root_page": root}
+    )
+    return site
 
 
 def authorize_in_sandbox(

@@ -20,7 +20,7 @@ from wagtail_salesforce.connection.models import (
 )
 from wagtail_salesforce.exceptions import NotConnected, ReauthorizationRequired
 
-from .oauth_helpers import configure_site, connect_site
+from .oauth_helpers import configure_site, connect_site, default_site
 
 
 def test_expired_access_token_is_refreshed_transparently(connected: Any, sandbox: Any) -> None:
@@ -81,7 +81,7 @@ def test_rotated_refresh_token_is_saved(site: Site, sandbox: Any) -> None:
 def test_concurrent_refresh_calls_salesforce_once_and_everyone_adopts_it(
     sandbox: Any,
 ) -> None:
-    site = Site.objects.get(is_default_site=True)
+    site = default_site()
     connection = connect_site(
         configure_site(
             site, sandbox, client_id="concurrent", client_secret="conc-secret",

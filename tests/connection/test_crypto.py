@@ -10,10 +10,11 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection as db_connection
-from wagtail.models import Site
 
 from wagtail_salesforce.connection import crypto
 from wagtail_salesforce.connection.models import SalesforceConnection
+
+from .oauth_helpers import default_site
 
 
 def test_round_trip_returns_the_plain_text_and_the_stored_form_differs() -> None:
@@ -84,7 +85,7 @@ def _raw_rows() -> str:
 @pytest.mark.django_db
 def test_secrets_are_absent_from_the_database_in_clear_text() -> None:
     connection = SalesforceConnection(
-        site=Site.objects.get(is_default_site=True), enabled=True, consumer_key="key"
+        site=default_site(), enabled=True, consumer_key="key"
     )
     connection.consumer_secret = "consumer-secret-7f3a"
     connection.access_token = "00D!access-token-91bc"
@@ -101,7 +102,7 @@ def test_secrets_are_absent_from_the_database_in_clear_text() -> None:
 def test_rotate_key_command_reencrypts_so_the_old_key_can_be_dropped(settings: Any) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.WAGTAIL_SALESFORCE = {"ENCRYPTION_KEY": old}
-    connection = SalesforceConnection(site=Site.objects.get(is_default_site=True))
+    connection = SalesforceConnection(site=default_site())
     connection.consumer_secret = "cs"
     connection.refresh_token = "rt"
     connection.save()
@@ -119,7 +120,7 @@ def test_rotate_key_command_reencrypts_so_the_old_key_can_be_dropped(settings: A
 @pytest.mark.django_db
 def test_rotate_key_command_reports_rows_no_key_can_read(settings: Any) -> None:
     settings.WAGTAIL_SALESFORCE = {"ENCRYPTION_KEY": Fernet.generate_key().decode()}
-    connection = SalesforceConnection(site=Site.objects.get(is_default_site=True))
+    connection = SalesforceConnection(site=default_site())
     connection.consumer_secret = "cs"
     connection.save()
     settings.WAGTAIL_SALESFORCE = {"ENCRYPTION_KEY": Fernet.generate_key().decode()}
