@@ -894,3 +894,11 @@ def test_invalid_seed_data_names_the_record_and_the_error() -> None:
         "seed record data.Lead[0] is invalid: REQUIRED_FIELD_MISSING: "
         "Required fields are missing: [Company]"
     )
+
+
+def test_a_rejected_create_does_not_use_up_an_id(org: Org) -> None:
+    first = lead(org)
+    with pytest.raises(SfApiError):
+        org.create("Lead", {"LastName": "No company"})
+    second = lead(org)
+    assert ids.counter_of(second) == ids.counter_of(first) + 1

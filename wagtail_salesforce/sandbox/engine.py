@@ -741,8 +741,9 @@ class Org:
                 400, "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support insert"
             )  # fmt: skip
         resolved = self._resolve_fields(table, values, creating=True)
-        record_id = self._new_id(obj)
-        row = self._blank_row(table, record_id)
+        # The id is minted only once the record is valid; until then it excludes nothing.
+        pending_id = ""
+        row = self._blank_row(table, pending_id)
         for field_def in obj.fields.values():
             if field_def.default is not None and field_def.name not in resolved:
                 row[table.column_of[field_def.name]] = field_def.default
@@ -760,10 +761,12 @@ class Org:
         self._apply_values(table, row, resolved)
         self._check_required(table, row)
         if obj.name == "CampaignMember":
-            self._check_campaign_member(table, record_id, row)
-        self._check_unique(table, record_id, row)
-        self._check_duplicate_rules(table, record_id, row)
+            self._check_campaign_member(table, pending_id, row)
+        self._check_unique(table, pending_id, row)
+        self._check_duplicate_rules(table, pending_id, row)
         self._compute_derived(table, row)
+        record_id = self._new_id(obj)
+        row[table.column_of["Id"]] = record_id
         self._stamp_row(table, row, created=True)
         table.put(record_id, row)
         self._persist(table, record_id)
