@@ -1173,8 +1173,9 @@ class Org:
 
     def _replication_window(self, start: datetime, end: datetime) -> tuple[str, str]:
         now = self._now()
-        start = start.astimezone(UTC).replace(second=0, microsecond=0)
-        end = min(end.astimezone(UTC), now).replace(second=0, microsecond=0)
+        # Salesforce ignores the seconds; naive datetimes are taken as UTC, as the API documents.
+        start = _as_utc(start).replace(second=0, microsecond=0)
+        end = min(_as_utc(end), now).replace(second=0, microsecond=0)
         if start < now - REPLICATION_WINDOW:
             raise SfApiError(
                 400, "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago"
@@ -1322,6 +1323,10 @@ class Org:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _json_token(value: Any) -> str:
