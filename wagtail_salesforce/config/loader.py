@@ -167,6 +167,8 @@ class _FileReader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.issues: list[ConfigIssue] = []
+        self._loader: Any = None
+        self._converted: dict[int, Any] = {}
 
     def issue(self, mark: Mark | None, path: Path_, message: str, hint: str = "") -> None:
         line, column = mark if mark else (None, None)
@@ -192,7 +194,6 @@ class _FileReader:
         if "&" in text and not self._aliases_are_bounded(node):
             return None
         self._loader = loader
-        self._converted: dict[int, Any] = {}
         try:
             return self._convert(node, ())
         except RecursionError:
@@ -429,16 +430,17 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
     elif keyword in {"minLength", "minItems", "minProperties"}:
         yield False, path, "must not be empty", ""
     elif keyword == "uniqueItems":
-        seen: set[Any] = set()
-        repeated = [item for item in instance if item in seen or seen.add(item)]
-        yield False, path, f"lists {repeated[0]!r} more than once", ""
+        repeated = [item for index, item in enumerate(instance) if item in instance[:index]]
+        what = repr(repeated[0]) if repeated else "an item"
+        yield False, path, f"lists {what} more than once", ""
     elif keyword == "minimum":
         yield False, path, f"must be at least {error.validator_value}, not {instance}", ""
     elif keyword == "maximum":
         yield False, path, f"must be at most {error.validator_value}, not {instance}", ""
     elif keyword == "oneOf":
         message = schema_here.get("x-oneOf-message") or error.message
-        given = [key for key in ("from", "value", "template", "name", "id") if key in instance]
+        present = instance if isinstance(instance, dict) else {}
+        given = [key for key in ("from", "value", "template", "name", "id") if key in present]
         detail = f" (found {', '.join(repr(k) for k in given)})" if given else ""
         yield False, path, f"{message}{detail}", ""
     elif keyword == "dependentRequired":
