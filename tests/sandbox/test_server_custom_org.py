@@ -3,6 +3,8 @@ replication windows driven by a controllable clock."""
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simple_salesforce import Salesforce
 
 from wagtail_salesforce.sandbox.server import RunningSandbox, start_sandbox
 
@@ -138,3 +141,22 @@ def test_updated_and_deleted_windows_cover_whole_minutes(
 
 def test_replication_window_needs_start_and_end(custom_api: RawApi) -> None:
     assert_error(custom_api.get("/sobjects/Lead/updated/"), 400, "MISSING_ARGUMENT")
+
+
+def test_bulk2_upsert_on_an_external_id_creates_and_updates(
+    custom_api: RawApi, custom_sandbox: RunningSandbox
+) -> None:
+    existing = custom_sandbox.org.create("Lead", _lead(Submission_Id__c="known"))
+    sf = Salesforce(instance_url=custom_sandbox.instance_url, session_id=custom_api.token,
+                    session=custom_api.session, version=API_VERSION)
+    records = [{"Submission_Id__c": "known", "LastName": "Updated", "Company": "Acme"},
+               {"Submission_Id__c": "fresh", "LastName": "Created", "Company": "Acme"}]
+    (result,) = sf.bulk2.Lead.upsert(records=records, external_id_field="Submission_Id__c",
+                                     wait=0.05)
+    assert result["numberRecordsProcessed"] == 2 and result["numberRecordsFailed"] == 0
+    rows = {row["Submission_Id__c"]: row for row in csv.DictReader(io.StringIO(
+        sf.bulk2.Lead.get_successful_records(result["job_id"])))}
+    assert rows["known"]["sf__Id"] == existing and rows["known"]["sf__Created"] == "false"
+    assert rows["fresh"]["sf__Created"] == "true"
+    updated = custom_sandbox.org.get("Lead", existing, ["LastName"], API_VERSION)
+    assert updated["LastName"] == "Updated"
