@@ -215,3 +215,10 @@ def test_custom_key_prefixes_do_not_depend_on_unrelated_objects() -> None:
     together = custom_key_prefixes(["Event_Registration__c", "Donation__c", "Volunteer__c"])
     assert together["Event_Registration__c"] == alone["Event_Registration__c"]
     assert len(set(together.values())) == 3
+
+
+def test_record_types_on_an_object_give_it_a_record_type_field(tmp_path: Path) -> None:
+    text = "objects:\n  Campaign:\n    record_types: [{developer_name: Event, name: Event}]\n"
+    campaign = load_org_definition(write(tmp_path, text)).objects["Campaign"]
+    assert campaign.fields["RecordTypeId"].reference_to == ("RecordType",)
+    assert [rt.developer_name for rt in campaign.record_types] == ["Event"]

@@ -596,8 +596,8 @@ def _read_object(
         if "Name" not in by_name:
             own.insert(0, _f("Name", f"{_label_from_name(name)} Name", "string", 80, required=True))
         own.append(_owner())
-        if "record_types" in spec:
-            own.append(_record_type())
+    if "record_types" in spec and not any(f.name == "RecordTypeId" for f in own):
+        own.append(_record_type())
     record_types = base.record_types if base is not None else ()
     if "record_types" in spec:
         record_types = tuple(
