@@ -23,6 +23,7 @@ from typing import Any
 
 CODE_TTL_SECONDS = 15 * 60
 LOGIN_TICKET_TTL_SECONDS = 15 * 60
+PRUNE_THRESHOLD = 5000  # live tokens kept before dead ones are swept out
 DEFAULT_SCOPE = "api refresh_token"
 KNOWN_SCOPES = (
     "api", "refresh_token", "offline_access", "id", "profile", "email", "openid", "full", "web",
@@ -257,6 +258,7 @@ class OAuthService:
             return None
         ticket = secrets.token_urlsafe(24)
         with self._lock:
+            self._prune(self.now())
             self._state.login_tickets[ticket] = (user["Id"], self.now())
         return ticket
 
@@ -397,6 +399,7 @@ class OAuthService:
         access_value = f"{self.org_id[:15]}!AQ{secrets.token_urlsafe(72)}"
         refresh_value = f"5Aep{secrets.token_urlsafe(60)}" if with_refresh else None
         with self._lock:
+            self._prune(now)
             if refresh_value is not None:
                 self._state.refresh[refresh_value] = _RefreshToken(
                     token=refresh_value, client_id=app.client_id, user_id=user_id, scope=scope,
@@ -427,6 +430,20 @@ class OAuthService:
             }
         )
         return body
+
+    def _prune(self, now: float) -> None:
+        """Forget dead access tokens and stale login tickets so a long run does not grow."""
+        state = self._state
+        if len(state.access) > PRUNE_THRESHOLD:
+            state.access = {
+                value: access for value, access in state.access.items()
+                if not access.revoked and now - access.last_used <= self.session_timeout_seconds
+            }
+        if len(state.login_tickets) > PRUNE_THRESHOLD:
+            state.login_tickets = {
+                ticket: entry for ticket, entry in state.login_tickets.items()
+                if now - entry[1] <= LOGIN_TICKET_TTL_SECONDS
+            }
 
     # -- revocation, sessions -------------------------------------------------------------------
     def revoke(self, token: str) -> None:
