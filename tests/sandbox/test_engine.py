@@ -803,7 +803,23 @@ def test_replication_start_more_than_30_days_ago_is_rejected(org: Org) -> None:
 
 def test_replication_end_before_start_is_rejected(org: Org) -> None:
     error = api_error(org.deleted, "Lead", NOW - timedelta(hours=1), NOW - timedelta(hours=2))
-    assert (error.status, error.error_code) == (400, "INVALID_REPLICATION_DATE")
+    assert shape(error) == (
+        400,
+        "INVALID_REPLICATION_DATE",
+        "startDate must chronologically precede endDate",
+        [],
+    )
+
+
+def test_replication_start_equal_to_end_is_rejected(org: Org) -> None:
+    error = api_error(org.updated, "Lead", NOW - timedelta(hours=1), NOW - timedelta(hours=1))
+    assert error.error_code == "INVALID_REPLICATION_DATE"
+
+
+def test_replication_window_within_one_minute_is_empty_not_an_error(org: Org) -> None:
+    lead(org)
+    result = org.updated("Lead", NOW - timedelta(seconds=1), NOW)
+    assert result == {"ids": [], "latestDateCovered": "2026-11-29T01:24:00.000+0000"}
 
 
 # --- users, reset, persistence, threads ------------------------------------------------------

@@ -1172,17 +1172,23 @@ class Org:
         return record
 
     def _replication_window(self, start: datetime, end: datetime) -> tuple[str, str]:
+        """[start, end) as stored timestamps, after Salesforce's checks of a replication call."""
         now = self._now()
-        # Salesforce ignores the seconds; naive datetimes are taken as UTC, as the API documents.
-        start = _as_utc(start).replace(second=0, microsecond=0)
-        end = min(_as_utc(end), now).replace(second=0, microsecond=0)
+        start, end = _as_utc(start), _as_utc(end)
+        # The SOAP guide's data-replication rules: start must precede end, and nothing older
+        # than 30 days is available; both break with INVALID_REPLICATION_DATE.
+        if start >= end:
+            raise SfApiError(
+                400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate"
+            )
         if start < now - REPLICATION_WINDOW:
             raise SfApiError(
                 400, "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago"
             )
-        if end < start:
-            raise SfApiError(400, "INVALID_REPLICATION_DATE", "EndDate can not be before StartDate")
-        return format_datetime(start), format_datetime(end)
+        # The API ignores the seconds of both bounds; nothing later than now is covered yet.
+        start = start.replace(second=0, microsecond=0)
+        end = min(end, now).replace(second=0, microsecond=0)
+        return format_datetime(start), format_datetime(max(start, end))
 
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         with self._lock:
