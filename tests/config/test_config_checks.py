@@ -26,6 +26,13 @@ def test_invalid_config_gives_one_error_per_problem_with_file_line_and_hint(sett
     assert messages[1].hint == "Did you mean 'object'?"
 
 
+def test_hints_keep_the_case_of_the_suggested_name(settings):
+    path = HERE / "invalid" / "sync-match-misspelt.yaml"
+    settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(path)]}
+    [message] = check_config_files()
+    assert message.hint == "Did you mean 'Contact'?"
+
+
 def test_valid_config_passes(settings):
     settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(HERE / "valid" / "issue-example.yaml")]}
     assert check_config_files() == []

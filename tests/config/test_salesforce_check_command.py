@@ -126,3 +126,23 @@ def test_a_site_without_a_connection_is_an_error(site: Site, sandbox_settings: d
 def test_an_unknown_site_hostname_is_an_error(site: Site, sandbox_settings: dict[str, Any]):
     with pytest.raises(CommandError, match="No Wagtail site has hostname nowhere.example"):
         run("--site", "nowhere.example")
+
+
+def test_text_output_names_file_line_and_path_of_each_mismatch(
+    connected_site: Site, sandbox_settings: dict[str, Any], tmp_path: Path
+):
+    mismatched = tmp_path / "salesforce.yaml"
+    mismatched.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("name: Autumn Webinar", "name: Winter Gala"),
+        encoding="utf-8",
+    )
+    sandbox_settings["CONFIG_FILES"] = [str(mismatched)]
+    from io import StringIO
+
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 problem in the Salesforce config"):
+        call_command("salesforce_check", stdout=out)
+    assert out.getvalue() == (
+        f"{mismatched}:12: forms.landing-lead.campaign.name: there is no campaign named "
+        "'Winter Gala'\n"
+    )

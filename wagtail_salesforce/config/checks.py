@@ -33,7 +33,7 @@ def check_config_files(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         messages.append(
             kind(
                 text,
-                hint=issue.hint.capitalize() if issue.hint else None,
+                hint=issue.hint[:1].upper() + issue.hint[1:] if issue.hint else None,
                 id=CONFIG_WARNING_ID if issue.severity == WARNING else CONFIG_ERROR_ID,
             )
         )
