@@ -283,3 +283,15 @@ def test_basic_info_is_cheap_with_many_records(api: RawApi, salesforce_sandbox: 
     recent = api.get("/sobjects/Lead").json()["recentItems"]
     assert len(recent) == 10
     assert recent[0]["Name"] == "Recent29"
+
+
+def test_responses_are_framed_for_keep_alive(api: RawApi, salesforce_sandbox: Any) -> None:
+    lead_id = api.post("/sobjects/Lead/", json=_lead()).json()["id"]
+    updated = api.patch(f"/sobjects/Lead/{lead_id}", json={"Title": "A"})
+    assert updated.status_code == 204 and updated.content == b""
+    assert "Content-Length" not in updated.headers
+    fetched = api.get(f"/sobjects/Lead/{lead_id}")
+    assert fetched.headers["Content-Length"] == str(len(fetched.content))
+    assert fetched.headers["Content-Type"].startswith("application/json")
+    logged = salesforce_sandbox.calls[-3:]
+    assert [call["status"] for call in logged] == [201, 204, 200]

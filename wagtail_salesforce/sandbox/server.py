@@ -173,9 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", reply.content_type)
         for name, value in (reply.headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status != 204:  # RFC 9110: a 204 carries no Content-Length (and no body)
+            self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        if reply.body and self.command != "HEAD":
+        if reply.body and reply.status != 204 and self.command != "HEAD":
             self.wfile.write(reply.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
