@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from io import StringIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -400,3 +403,32 @@ def test_connected_panel_in_japanese(admin_client: Client, connected: Any) -> No
         _edit_url(connected.site), HTTP_ACCEPT_LANGUAGE="ja"
     ).content.decode()
     assert "連携中" in page and "連携をテスト" in page and "連携を解除" in page
+
+
+def test_lost_encryption_key_is_reported_and_recovered_by_entering_the_secret_again(
+    admin_client: Client, connected: Any, sandbox: Any, settings: Any
+) -> None:
+    sandbox_settings = dict(settings.WAGTAIL_SALESFORCE)
+    settings.WAGTAIL_SALESFORCE = {**sandbox_settings, "ENCRYPTION_KEY": Fernet.generate_key()}
+    call_command("salesforce_rotate_key", stdout=StringIO())
+    # The key used for the stored secrets is lost: a new one and no OLD_ENCRYPTION_KEYS.
+    settings.WAGTAIL_SALESFORCE = {**sandbox_settings, "ENCRYPTION_KEY": Fernet.generate_key()}
+    page = admin_client.get(_edit_url(connected.site))
+    assert b"salesforce-secrets-unreadable" in page.content
+    refused = admin_client.post(
+        reverse("wagtail_salesforce:connect", args=[connected.site_id]), follow=True
+    )
+    assert "cannot be decrypted" in _messages(refused)
+    admin_client.post(
+        _edit_url(connected.site),
+        _settings_form(
+            login_url=sandbox.login_url, consumer_key="site-one-key",
+            consumer_secret="site-one-secret",
+        ),
+    )
+    reply = authorize_in_sandbox(
+        _start(admin_client, connected.site), sandbox.username, sandbox.password
+    )
+    page = _callback(admin_client, reply)
+    assert b'data-status="connected"' in page.content
+    assert b"salesforce-secrets-unreadable" not in page.content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from wagtail_salesforce.connection.crypto import SecretUnreadable
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.exceptions import NetworkError, OAuthError, TLSVerificationFailed
 
@@ -85,6 +86,12 @@ def explain_oauth_error(error: str, description: str, connection: SalesforceConn
 def explain_exception(error: Exception, connection: SalesforceConnection) -> str:
     if isinstance(error, OAuthError):
         return explain_oauth_error(error.error, error.description, connection)
+    if isinstance(error, SecretUnreadable):
+        return _(
+            "The stored consumer secret or tokens cannot be decrypted with the configured "
+            "encryption keys. Enter the consumer secret again and save (or restore the old key "
+            "in WAGTAIL_SALESFORCE['OLD_ENCRYPTION_KEYS']), then click Connect."
+        )
     if isinstance(error, TLSVerificationFailed):
         return _(
             "The TLS certificate of %(login)s is not trusted by this server. Check the login URL, "

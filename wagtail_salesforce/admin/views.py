@@ -24,6 +24,7 @@ from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.connection import service
+from wagtail_salesforce.connection.crypto import SecretUnreadable
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import (
     NetworkError,
@@ -152,6 +153,7 @@ def _panel_context(
         "key_from_settings": bool(SalesforceConnection.consumer_key_from_settings()),
         "secret_from_settings": bool(SalesforceConnection.consumer_secret_from_settings()),
         "has_secret": connection.has_consumer_secret,
+        "secrets_unreadable": not connection.secrets_readable(),
     }
 
 
@@ -173,6 +175,11 @@ def connect(request: HttpRequest, site_id: int) -> HttpResponse:
             request,
             _("Turn on “Use Salesforce” and save the consumer key and secret first."),
         )
+        return redirect(_edit_url(site.pk))
+    try:
+        connection.effective_consumer_secret  # noqa: B018 - decrypts, or tells the user why not
+    except SecretUnreadable as unreadable:
+        messages.error(request, explain_exception(unreadable, connection))
         return redirect(_edit_url(site.pk))
     authorize_url = service.start_authorization(request.session, connection)
     return HttpResponseRedirect(authorize_url)
@@ -214,7 +221,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         connection = service.complete_authorization(
             connection, code=code, verifier=pending.verifier
         )
-    except (OAuthError, NetworkError, TLSVerificationFailed) as failure:
+    except (OAuthError, NetworkError, TLSVerificationFailed, SecretUnreadable) as failure:
         logger.warning("Connecting site %s to Salesforce failed: %s", connection.site_id, failure)
         messages.error(request, explain_exception(failure, connection))
         return back

@@ -146,6 +146,19 @@ class SalesforceConnection(models.Model):
     def refresh_token(self, value: str) -> None:
         self.refresh_token_encrypted = crypto.encrypt(value)
 
+    def secrets_readable(self) -> bool:
+        """False when a stored secret cannot be decrypted (the encryption key changed)."""
+        try:
+            for token in (
+                self.consumer_secret_encrypted,
+                self.access_token_encrypted,
+                self.refresh_token_encrypted,
+            ):
+                crypto.decrypt(token)
+        except crypto.SecretUnreadable:
+            return False
+        return True
+
     # --- configuration as code ---------------------------------------------------------
 
     @staticmethod

@@ -19,7 +19,7 @@ from django.utils import timezone
 from wagtail_salesforce import conf
 from wagtail_salesforce.exceptions import NetworkError, OAuthError, TLSVerificationFailed
 
-from . import oauth
+from . import crypto, oauth
 from .models import ConnectionStatus, SalesforceConnection
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,10 @@ def complete_authorization(
         code_verifier=verifier,
     )
     identity = oauth.fetch_identity(token.identity_url, token.access_token)
-    previous_refresh_token = connection.refresh_token
+    try:
+        previous_refresh_token = connection.refresh_token
+    except crypto.SecretUnreadable:
+        previous_refresh_token = ""  # written with a lost key: replaced below, cannot be revoked
     with transaction.atomic():
         row = SalesforceConnection.objects.select_for_update().get(pk=connection.pk)
         row.access_token = token.access_token
@@ -158,8 +161,13 @@ def disconnect(connection: SalesforceConnection) -> bool:
     Returns False when the revocation could not be confirmed (the tokens are forgotten anyway;
     the admin is told to revoke the grant in Salesforce).
     """
-    token = connection.refresh_token or connection.access_token
-    revoked = _revoke_quietly(connection.login_url, token) if token else True
+    try:
+        token = connection.refresh_token or connection.access_token
+    except crypto.SecretUnreadable:
+        token = ""  # unreadable tokens cannot be revoked from here; forget them all the same
+        revoked = False
+    else:
+        revoked = _revoke_quietly(connection.login_url, token) if token else True
     connection.forget_tokens()
     connection.save()
     return revoked
