@@ -131,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.do_handshake()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("%s %s", self.address_string(), format % args)
+        if logger.isEnabledFor(logging.DEBUG):  # called per request: skip formatting when quiet
+            logger.debug("%s %s", self.address_string(), format % args)
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
