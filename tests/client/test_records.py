@@ -36,6 +36,19 @@ def test_upsert_reports_created_then_updated(client: SalesforceClient, salesforc
     assert salesforce_sandbox.org.get("Lead", first.id, None, "62.0")["LastName"] == "Updated"
 
 
+def test_upsert_on_an_api_version_before_46_still_reports_the_id(
+    credentials: Any, salesforce_sandbox: Any
+):
+    credentials.api_version = "45.0"  # updates by upsert answer 204 without a body there
+    client = SalesforceClient(credentials)
+    first = client.upsert("Lead", "External_Key__c", "old api/1", new_lead())
+
+    second = client.upsert("Lead", "External_Key__c", "old api/1", {"LastName": "Again"})
+
+    assert (first.created, second.created) == (True, False)
+    assert second.id == first.id
+
+
 def test_upsert_value_with_slash_and_space_is_a_single_path_segment(client: SalesforceClient):
     result = client.upsert("Lead", "External_Key__c", "a/b c?d", new_lead())
     assert result.created is True

@@ -631,9 +631,7 @@ class SalesforceClient:
         if not record_id:
             # Before API v46 an update answered 204 with no body: ask for the Id.
             def fetch(headers: dict[str, str]) -> Any:
-                return self._sobject(sobject).get_by_custom_id(
-                    ext_field, ext_value, headers=headers, params={"fields": "Id"}
-                )
+                return self._sobject(sobject).get(path, headers=headers, params={"fields": "Id"})
 
             record_id = self._call(f"get {sobject} by {ext_field}", fetch, idempotent=True)["Id"]
         return UpsertResult(id=str(record_id), created=created)
