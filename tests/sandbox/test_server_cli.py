@@ -159,3 +159,18 @@ def test_stopping_hangs_up_on_keep_alive_connections(tmp_path: Path) -> None:
     except requests.ConnectionError:
         return
     raise AssertionError("a stopped sandbox still answered on an old connection")
+
+
+def test_taken_port_is_a_clear_error_and_exit_status_2() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "wagtail_salesforce.sandbox", "--api-port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert result.returncode == 2 and result.stdout == ""
+    assert "cannot start" in result.stderr and "Traceback" not in result.stderr

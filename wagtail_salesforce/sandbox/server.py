@@ -281,9 +281,16 @@ class Sandbox:
             state_dir = Path(self._owned_state_dir.name)
         self.tls = tls.make_certificates(state_dir, hosts=_certificate_hosts(host))
         self._login_server = _SandboxHTTPServer((host, login_port), self, "login")
-        self._api_server = _SandboxHTTPServer(
-            (host, api_port), self, "api", ssl_context=tls.server_context(self.tls)
-        )
+        try:
+            self._api_server = _SandboxHTTPServer(
+                (host, api_port), self, "api", ssl_context=tls.server_context(self.tls)
+            )
+        except OSError:  # e.g. the API port is taken: release what we already hold
+            self._login_server.server_close()
+            self.org.close()
+            if self._owned_state_dir is not None:
+                self._owned_state_dir.cleanup()
+            raise
         url_host = f"[{host}]" if ":" in host else host
         self.login_url = f"http://{url_host}:{self._login_server.server_address[1]}"
         self.instance_url = f"https://{url_host}:{self._api_server.server_address[1]}"
@@ -320,9 +327,7 @@ class Sandbox:
         for thread in self._threads:
             thread.join(timeout=5)
         self.bulk.close()
-        close = getattr(self.org, "close", None)
-        if callable(close):
-            close()
+        self.org.close()
         if self._owned_state_dir is not None:
             self._owned_state_dir.cleanup()
 
