@@ -122,6 +122,7 @@ def test_template_renders_named_placeholders_and_literal_braces():
     assert summary.names == ("first_name", "last_name", "seats")
     rendered = summary.render({"first_name": "Ada", "last_name": None, "seats": 2})
     assert rendered == "{registration} Ada : 2 seat(s)"
+    assert summary.render({"first_name": ["A", "B"]}) == "{registration} A, B :  seat(s)"
 
 
 def test_merge_keys_share_fields_and_a_forms_own_key_wins():

@@ -65,10 +65,17 @@ class Template:
     names: tuple[str, ...]
 
     def render(self, values: Mapping[str, Any]) -> str:
-        """Fill the placeholders; a missing or None value becomes an empty string."""
-        return self.template.format_map(
-            {name: "" if values.get(name) is None else values[name] for name in self.names}
-        )
+        """Fill the placeholders: a missing or None value becomes "", a list (checkboxes) is
+        joined with ", "."""
+        return self.template.format_map({name: _as_text(values.get(name)) for name in self.names})
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(_as_text(item) for item in value)
+    return str(value)
 
 
 FieldSource = From | Constant | Template
