@@ -310,6 +310,21 @@ def test_sync_creating_without_a_required_field_is_reported(engine_metadata: Eng
     ]
 
 
+def test_unknown_sync_object_is_reported_on_the_match_line(engine_metadata: EngineOrgMetadata):
+    config = loads(SYNC, "salesforce.yaml")
+
+    class WithoutContact(EngineOrgMetadata):
+        """The sandbox org as seen by a user who cannot access Contact."""
+
+        def describe(self, sobject: str) -> dict[str, Any] | None:
+            return None if sobject == "Contact" else super().describe(sobject)
+
+    issues = check_against_org(config, WithoutContact(engine_metadata.org))
+    assert [str(issue) for issue in issues] == [
+        "salesforce.yaml:3: sync.match[0]: unknown Salesforce object 'Contact'"
+    ]
+
+
 def test_the_example_site_config_fits_the_default_sandbox_org(salesforce_sandbox: Any):
     config = load_config([REPO / "example_site" / "salesforce.yaml"])
     assert check_against_org(config, EngineOrgMetadata(salesforce_sandbox.org)) == []

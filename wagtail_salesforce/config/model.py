@@ -152,7 +152,8 @@ class SalesforceConfig:
         while path:
             if path in self.locations:
                 return self.locations[path]
-            path = path.rpartition(".")[0]
+            # "sync.match[1]" -> "sync.match" -> "sync"
+            path = path.rpartition("[")[0] if path.endswith("]") else path.rpartition(".")[0]
         return None
 
     def form_choices(self) -> list[tuple[str, str]]:
