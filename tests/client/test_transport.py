@@ -10,7 +10,7 @@ import requests
 
 from tests.client.conftest import SandboxCredentials, new_lead
 from wagtail_salesforce.client import SalesforceClient, parse_limit_info
-from wagtail_salesforce.client.http import SalesforceTransport
+from wagtail_salesforce.client.http import SalesforceTransport, loggable_path
 from wagtail_salesforce.exceptions import TLSVerificationFailed
 
 
@@ -118,3 +118,39 @@ def test_the_environment_cannot_replace_the_configured_ca(
     monkeypatch.setenv("CURL_CA_BUNDLE", requests.certs.where())
 
     assert client.query("SELECT Id FROM Lead")["done"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/services/data/v62.0/query/", "/services/data/v62.0/query/"),
+        ("/services/data/v62.0/sobjects/Lead/00Q5g000001AbCdEAF", None),
+        ("/services/data/v62.0/sobjects/Lead/describe", None),
+        (
+            "/services/data/v62.0/sobjects/Lead/Email__c/ada%40example.com",
+            "/services/data/v62.0/sobjects/Lead/Email__c/...",
+        ),
+        (
+            "/services/data/v62.0/composite/sobjects/Lead/Email__c",
+            "/services/data/v62.0/composite/sobjects/Lead/Email__c",
+        ),
+    ],
+)
+def test_loggable_path_hides_external_id_values(path: str, logged: str | None):
+    assert loggable_path(path) == (logged or path)
+
+
+def test_lookups_and_upserts_keep_personal_data_out_of_the_clients_logs(
+    client: SalesforceClient, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG, logger="wagtail_salesforce.client")
+    client.upsert("Lead", "External_Key__c", "grace@example.com", new_lead())
+    client.lookup("Lead", "Email", ["grace@example.com"], ["Id"])
+
+    ours = "\n".join(
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("wagtail_salesforce.client")
+    )
+    assert "Salesforce PATCH" in ours and "Salesforce GET" in ours
+    assert "grace" not in ours

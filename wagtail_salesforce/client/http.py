@@ -51,6 +51,17 @@ def counts_as_api_call(path: str, status: int) -> bool:
     return status not in (401, 403) and status < 500
 
 
+def loggable_path(path: str) -> str:
+    """``path`` fit for logs: an external-ID value (``/sobjects/Lead/Email__c/<value>``) may be
+    personal data, so it is replaced by ``...``. (Query strings are never logged at all.)"""
+    parts = path.split("/")
+    if "sobjects" in parts:
+        value_at = parts.index("sobjects") + 3
+        if len(parts) > value_at and parts[value_at]:
+            parts[value_at:] = ["..."]
+    return "/".join(parts)
+
+
 @dataclass(frozen=True)
 class ResponseInfo:
     """What the transport reports to its observer about one answered request."""
@@ -128,6 +139,7 @@ class SalesforceTransport(HTTPAdapter):
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         path = urlsplit(request.url or "").path
+        log_path = loggable_path(path)
         started = time.monotonic()
         try:
             # The caller's `verify` is ignored on purpose: REQUESTS_CA_BUNDLE or a stray
@@ -142,7 +154,9 @@ class SalesforceTransport(HTTPAdapter):
             )
         except requests.RequestException as error:
             # Paths only: query strings carry SOQL with personal data.
-            logger.info("Salesforce %s %s failed: %s", request.method, path, type(error).__name__)
+            logger.info(
+                "Salesforce %s %s failed: %s", request.method, log_path, type(error).__name__
+            )
             raise classify_transport_error(error) from error
         counted = counts_as_api_call(path, response.status_code)
         info = ResponseInfo(
@@ -155,7 +169,7 @@ class SalesforceTransport(HTTPAdapter):
         logger.debug(
             "Salesforce %s %s -> %s in %.0f ms",
             request.method,
-            path,
+            log_path,
             response.status_code,
             (time.monotonic() - started) * 1000,
         )
