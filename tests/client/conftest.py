@@ -101,6 +101,7 @@ objects:
       External_Key__c: {type: string, length: 64, external_id: true, unique: true}
       Non_Unique_Key__c: {type: string, length: 64, external_id: true}
       Typed_Email__c: {type: string, length: 255}
+      Rating__c: {type: picklist, values: [Hot, Warm, Cold], restricted: true}
   Contact:
     duplicate_rules: [{name: Contact email, fields: [Email], action: block}]
 """

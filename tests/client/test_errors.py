@@ -51,6 +51,20 @@ def test_invalid_field_on_create(client: SalesforceClient):
     assert "No_Such_Field__c" in caught.value.message
 
 
+def test_invalid_field_in_a_query(client: SalesforceClient):
+    with pytest.raises(RecordRejected) as caught:
+        client.query("SELECT Id, No_Such_Field__c FROM Lead")
+    assert caught.value.error_code == "INVALID_FIELD"
+    assert caught.value.status == 400
+
+
+def test_value_outside_a_restricted_picklist(client: SalesforceClient):
+    with pytest.raises(RecordRejected) as caught:
+        client.create("Lead", new_lead(Rating__c="Lukewarm"))
+    assert caught.value.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert caught.value.fields == ["Rating__c"]
+
+
 def test_invalid_cross_reference_key_for_a_bad_record_type(client: SalesforceClient):
     with pytest.raises(RecordRejected) as caught:
         client.create("Lead", new_lead(RecordTypeId="012000000000000AAA"))
