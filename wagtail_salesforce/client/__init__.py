@@ -41,11 +41,14 @@ def client_for(site: Any) -> SalesforceClient:
     """A client for ``site``'s Salesforce connection.
 
     Raises ``NotConnected`` (or ``ReauthorizationRequired``) when the site has no usable
-    connection. The connection module is imported here, not at import time, so the client has no
+    connection. If the credentials have a ``record_api_calls(count)`` method it becomes the
+    client's ``on_api_call`` hook (the per-connection, per-day API-call counter). The
+    connection module is imported here, not at import time, so the client has no
     dependency on Django models until it is used this way.
     """
     from wagtail_salesforce.connection.credentials import credentials_for
 
     credentials = credentials_for(site)
+    # The connection's per-day counter, when it offers one, counts every call as it happens.
     counter = getattr(credentials, "record_api_calls", None)
     return SalesforceClient(credentials, on_api_call=counter if callable(counter) else None)
