@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection as db_connection
 from wagtail.models import ModelLogEntry, Site
 
 from wagtail_salesforce.client import client_for
-from wagtail_salesforce.connection import oauth
+from wagtail_salesforce.connection import credentials as credentials_module
 from wagtail_salesforce.connection.credentials import credentials_for
 from wagtail_salesforce.connection.models import (
     ApiUsageDaily,
@@ -20,7 +18,7 @@ from wagtail_salesforce.connection.models import (
 )
 from wagtail_salesforce.exceptions import NotConnected, ReauthorizationRequired
 
-from .oauth_helpers import configure_site, connect_site, default_site
+from .oauth_helpers import configure_site, connect_site
 
 
 def test_expired_access_token_is_refreshed_transparently(connected: Any, sandbox: Any) -> None:
@@ -75,52 +73,6 @@ def test_rotated_refresh_token_is_saved(site: Site, sandbox: Any) -> None:
     # The saved one is the live one: another refresh works with it.
     sandbox.expire_access_tokens()
     client_for(site).limits()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_refresh_calls_salesforce_once_and_everyone_adopts_it(
-    sandbox: Any,
-) -> None:
-    site = default_site()
-    connection = connect_site(
-        configure_site(
-            site, sandbox, client_id="concurrent", client_secret="conc-secret",
-            rotate_refresh_tokens=True,
-        ),
-        sandbox,
-    )
-    stale = connection.access_token
-    sandbox.expire_access_tokens()
-    workers = 4
-    barrier = threading.Barrier(workers)
-    results: list[str] = []
-    errors: list[BaseException] = []
-
-    def refresh_in_own_db_connection() -> None:
-        try:
-            credentials = credentials_for(site.pk)
-            barrier.wait(timeout=10)
-            credentials.refresh(stale)
-            results.append(credentials.access_token)
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            db_connection.close()
-
-    threads = [threading.Thread(target=refresh_in_own_db_connection) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    stored = SalesforceConnection.objects.get(pk=connection.pk)
-    assert results == [stored.access_token] * workers
-    assert stored.token_version == connection.token_version + 1  # exactly one refresh won
-    # With rotation a second use of the old refresh token would have failed: the saved one works.
-    oauth.refresh_access_token(
-        sandbox.login_url, client_id="concurrent", client_secret="conc-secret",
-        refresh_token=stored.refresh_token,
-    )
 
 
 def test_another_process_refresh_is_adopted_without_calling_salesforce(
@@ -184,3 +136,28 @@ def test_secrets_never_reach_the_logs(
     assert caplog.records, "the flow should have logged something"
     for secret in secrets:
         assert secret not in caplog.text
+
+
+def test_row_lock_strategy_refreshes_and_saves_a_rotated_refresh_token(
+    site: Site, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PostgreSQL path (select_for_update), run here on SQLite where the lock is a no-op:
+    it checks the bookkeeping, not the locking."""
+    monkeypatch.setattr(credentials_module, "_uses_row_locks", lambda: True)
+    connection = connect_site(
+        configure_site(
+            site, sandbox, client_id="row-lock", client_secret="row-secret",
+            rotate_refresh_tokens=True,
+        ),
+        sandbox,
+    )
+    stale_holder = credentials_for(site)
+    sandbox.expire_access_tokens()
+    client_for(site).limits()
+    stored = SalesforceConnection.objects.get(pk=connection.pk)
+    assert stored.token_version == connection.token_version + 1
+    assert stored.refresh_token != connection.refresh_token
+    # A holder of the stale token adopts the stored one instead of refreshing again.
+    stale_holder.refresh(connection.access_token)
+    assert stale_holder.access_token == stored.access_token
+    assert SalesforceConnection.objects.get(pk=connection.pk).token_version == stored.token_version
