@@ -35,6 +35,15 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF_MAX_SECONDS": 8.0,
     # How long an OAuth state (Connect button -> callback) stays valid, in seconds.
     "OAUTH_STATE_MAX_AGE": 600,
+    # Form outbox: delivery attempts before a transient failure becomes a dead letter.
+    "OUTBOX_MAX_ATTEMPTS": 12,
+    # Backoff between delivery attempts (seconds): base * 2**(attempts-1), full jitter, capped.
+    "OUTBOX_RETRY_BASE_SECONDS": 30.0,
+    "OUTBOX_RETRY_MAX_SECONDS": 3600.0,
+    # How long a worker holds an entry it is delivering; past it another worker may take over.
+    "OUTBOX_LEASE_SECONDS": 300.0,
+    # Paused by the daily API limit: wait this long before trying again.
+    "OUTBOX_API_LIMIT_PAUSE_SECONDS": 900.0,
 }
 
 

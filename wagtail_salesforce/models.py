@@ -5,3 +5,4 @@ from wagtail_salesforce.connection.models import (  # noqa: F401
     ConnectionStatus,
     SalesforceConnection,
 )
+from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState  # noqa: F401

@@ -1,0 +1,105 @@
+"""The outbox: one row per form submission to deliver to Salesforce.
+
+A row commits in the same transaction as its ``FormSubmission`` and keeps its own JSON copy of
+the submitted data, so deleting the submission (or the page) never loses what must be delivered.
+The payload is built at delivery time from that copy and the *current* mapping, so fixing the
+YAML and pressing Retry re-sends corrected data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from wagtail.models import Page, Site
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RETRYING = "retrying", _("Retrying")
+    DELIVERED = "delivered", _("Delivered")
+    DEAD = "dead", _("Failed")
+    PAUSED = "paused", _("Paused")
+
+
+# States a worker may pick up (paused rows are resumed by the sweeper first).
+DELIVERABLE_STATES = (OutboxState.PENDING, OutboxState.RETRYING)
+
+
+class OutboxEntry(models.Model):
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    page = models.ForeignKey(
+        Page,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("page"),
+    )
+    submission = models.ForeignKey(
+        "wagtailforms.FormSubmission",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="salesforce_outbox_entries",
+        verbose_name=_("form submission"),
+    )
+    form_data = models.JSONField(_("submitted data"), encoder=DjangoJSONEncoder)
+    mapping_key = models.CharField(_("mapping"), max_length=255)
+    idempotency_token = models.UUIDField(
+        _("idempotency token"), default=uuid.uuid4, unique=True, editable=False
+    )
+
+    state = models.CharField(
+        _("state"),
+        max_length=16,
+        choices=OutboxState.choices,
+        default=OutboxState.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now, db_index=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    # The lease of the worker delivering this row (conditional UPDATE claims it).
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set (and committed) just before a create is sent: whoever delivers next must look the
+    # record up before creating again, because the first create may have landed.
+    create_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    last_error_code = models.CharField(_("error code"), max_length=64, blank=True, default="")
+    last_error_message = models.TextField(_("error"), blank=True, default="")
+    last_error_fields = models.JSONField(_("fields in error"), default=list, blank=True)
+
+    salesforce_object = models.CharField(_("Salesforce object"), max_length=80, blank=True)
+    salesforce_id = models.CharField(_("Salesforce ID"), max_length=18, blank=True, default="")
+    salesforce_action = models.CharField(_("action"), max_length=16, blank=True, default="")
+    campaign_member_id = models.CharField(
+        _("campaign member ID"), max_length=18, blank=True, default=""
+    )
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("outbox entry")
+        verbose_name_plural = _("outbox entries")
+        ordering = ["-created_at", "-pk"]
+        default_permissions = ()
+        permissions = [("view_outbox", _("Can view and retry the Salesforce outbox"))]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="wsf_outbox_due")]
+
+    def __str__(self) -> str:
+        return f"Outbox entry {self.pk} ({self.mapping_key}, {self.state})"
+
+    def record_url(self, instance_url: str) -> str:
+        """The record's page in the org (Lightning's short ``/{Id}`` form), or ""."""
+        if not (self.salesforce_id and instance_url):
+            return ""
+        return f"{instance_url.rstrip('/')}/{self.salesforce_id}"
