@@ -432,3 +432,44 @@ def test_lost_encryption_key_is_reported_and_recovered_by_entering_the_secret_ag
     page = _callback(admin_client, reply)
     assert b'data-status="connected"' in page.content
     assert b"salesforce-secrets-unreadable" not in page.content
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "expected"),
+    [
+        ("access_denied", "end-user denied authorization", "You clicked Deny"),
+        ("access-denied", "", "You clicked Deny"),
+        ("invalid_client", "invalid client credentials", "rejected the consumer secret"),
+        ("invalid_client_id", "client identifier invalid", "does not know this consumer key"),
+        ("redirect_uri_mismatch", "", "http://localhost/admin/salesforce/oauth/callback/"),
+        ("invalid_grant", "expired authorization code", "expired or was already used"),
+        ("invalid_request", "invalid code verifier", "PKCE code verifier"),
+        ("invalid_request", "missing required code challenge", "requires PKCE"),
+        ("invalid_scope", "", "refresh_token, offline_access"),
+        ("unsupported_response_type", "", "“unsupported_response_type”"),
+    ],
+)
+def test_oauth_errors_name_cause_and_fix(
+    site: Site, error: str, description: str, expected: str
+) -> None:
+    from wagtail_salesforce.admin.messages import explain_oauth_error
+
+    message = explain_oauth_error(error, description, SalesforceConnection(site=site))
+    assert expected in message
+    assert "Connect" in message
+    if description:
+        assert description in message
+
+
+def test_callback_is_refused_when_the_site_moved_after_connect(
+    admin_client: Client, configured: Any, sandbox: Any
+) -> None:
+    reply = authorize_in_sandbox(
+        _start(admin_client, configured.site), sandbox.username, sandbox.password
+    )
+    site = configured.site
+    site.hostname = "moved.example.com"
+    site.save()
+    page = _callback(admin_client, reply)
+    assert "Click Connect to try again" in _messages(page)
+    assert SalesforceConnection.objects.get(pk=configured.pk).status == "not_connected"

@@ -33,8 +33,9 @@ def explain_oauth_error(error: str, description: str, connection: SalesforceConn
     elif error == "invalid_client_id":
         message = _(
             "Salesforce at %(login)s does not know this consumer key. Check the consumer key, and "
-            "that the login URL points to the org of the connected app (production or sandbox). "
-            "A new connected app can take up to 10 minutes to become available."
+            "that the login URL points to the org of the connected app (production or sandbox), "
+            "then click Connect. A new connected app can take up to 10 minutes to become "
+            "available."
         ) % {"login": login}
     elif error == "redirect_uri_mismatch":
         message = _(
