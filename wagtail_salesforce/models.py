@@ -6,3 +6,11 @@ from wagtail_salesforce.connection.models import (  # noqa: F401
     SalesforceConnection,
 )
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState  # noqa: F401
+from wagtail_salesforce.sync.models import (  # noqa: F401
+    Lead,
+    Segment,
+    SyncConflict,
+    SyncLease,
+    SyncRun,
+    SyncState,
+)

@@ -1,0 +1,208 @@
+"""The sync's models: local leads and the bookkeeping of sync cycles."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def normalise_email(value: str) -> str:
+    """The lead key: trimmed and lower-cased (Salesforce compares emails case-insensitively)."""
+    return (value or "").strip().lower()
+
+
+class LeadOrigin(models.TextChoices):
+    FORM = "form", _("Form submission")
+    SYNC = "sync", _("Salesforce sync")
+    ADMIN = "admin", _("Admin")
+    IMPORT = "import", _("Import")
+
+
+class Lead(models.Model):
+    """A person Wagtail knows, keyed on email, mirrored to one Salesforce Lead or Contact.
+
+    ``values`` holds the synced fields by local name; ``base`` the value each field had when both
+    sides last agreed (the merge base); ``local_modified`` the time of each local change not yet
+    in Salesforce (for ``newest_wins``).
+    """
+
+    site = models.ForeignKey(
+        "wagtailcore.Site", on_delete=models.CASCADE, related_name="salesforce_leads"
+    )
+    email = models.CharField(_("email"), max_length=254)
+    values = models.JSONField(_("values"), default=dict, blank=True)
+    base = models.JSONField(default=dict, blank=True, editable=False)
+    local_modified = models.JSONField(default=dict, blank=True, editable=False)
+    sf_object = models.CharField(_("Salesforce object"), max_length=80, blank=True, default="")
+    sf_id = models.CharField(_("Salesforce ID"), max_length=18, blank=True, default="")
+    sf_last_modified = models.DateTimeField(_("modified in Salesforce"), null=True, blank=True)
+    duplicate_ids = models.JSONField(default=list, blank=True, editable=False)
+    source = models.CharField(
+        _("source"), max_length=10, choices=LeadOrigin.choices, default=LeadOrigin.ADMIN
+    )
+    needs_push = models.BooleanField(_("waiting to be sent"), default=False)
+    sync_error = models.TextField(_("last sync error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["email"]
+        constraints = [
+            # Case-insensitive even for rows written around save() (bulk_create, raw SQL).
+            models.UniqueConstraint(
+                "site", Lower("email"), name="wagtail_salesforce_lead_site_email_ci"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "sf_object", "sf_id"], name="wsf_lead_sf_link"),
+            models.Index(fields=["site", "needs_push"], name="wsf_lead_needs_push"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_linked(self) -> bool:
+        return bool(self.sf_id)
+
+    def set_local_value(self, name: str, value: Any, when: datetime.datetime | None = None) -> bool:
+        """Record an editor's or a form's value for field ``name``; True if it changed.
+
+        A change is stamped (for ``newest_wins``) and flags the lead for the next push.
+        """
+        value = blank_to_none(value)
+        if blank_to_none(self.values.get(name)) == value:
+            return False
+        self.values = {**self.values, name: value}
+        stamp = (when or timezone.now()).isoformat()
+        self.local_modified = {**self.local_modified, name: stamp}
+        self.needs_push = True
+        return True
+
+
+def blank_to_none(value: Any) -> Any:
+    """Salesforce answers null for an empty text field: treat "" and whitespace the same."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class SyncState(models.Model):
+    """The pull watermark of one connection and object: the newest ``SystemModstamp`` stored."""
+
+    connection = models.ForeignKey(
+        "wagtail_salesforce.SalesforceConnection", on_delete=models.CASCADE, related_name="+"
+    )
+    sobject = models.CharField(max_length=80)
+    watermark = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "sobject"], name="wagtail_salesforce_syncstate_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sobject} @ {self.watermark}"
+
+
+class SyncLease(models.Model):
+    """Who runs a connection's sync cycle, until when. Expired leases may be taken over."""
+
+    connection = models.OneToOneField(
+        "wagtail_salesforce.SalesforceConnection", on_delete=models.CASCADE, related_name="+"
+    )
+    holder = models.CharField(max_length=64, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.holder} until {self.expires_at}"
+
+
+class SyncRunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    PARTIAL = "partial", _("Finished with errors")
+    FAILED = "failed", _("Failed")
+
+
+class SyncRun(models.Model):
+    """One sync cycle of one site, with what it did."""
+
+    site = models.ForeignKey("wagtailcore.Site", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SyncRunStatus.choices, default=SyncRunStatus.RUNNING
+    )
+    full = models.BooleanField(_("full"), default=False)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    pulled = models.PositiveIntegerField(_("pulled"), default=0)
+    pushed = models.PositiveIntegerField(_("pushed"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    conflicts = models.PositiveIntegerField(_("conflicts"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    api_calls = models.PositiveIntegerField(_("API calls"), default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class SyncConflict(models.Model):
+    """A field changed on both sides since the last sync, and which side the rule chose."""
+
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="conflict_set"
+    )
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="conflicts")
+    field = models.CharField(_("field"), max_length=100)
+    local_value = models.JSONField(_("Wagtail value"), null=True, blank=True)
+    salesforce_value = models.JSONField(_("Salesforce value"), null=True, blank=True)
+    base_value = models.JSONField(_("previous value"), null=True, blank=True)
+    rule = models.CharField(_("rule"), max_length=32)
+    winner = models.CharField(_("winner"), max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}.{self.field}: {self.winner}"
+
+
+class Segment(models.Model):
+    """A named, saved filter over a site's leads (exportable as CSV)."""
+
+    site = models.ForeignKey("wagtailcore.Site", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    filter = models.JSONField(_("filter"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "name"], name="wagtail_salesforce_segment_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
