@@ -473,3 +473,27 @@ def test_callback_is_refused_when_the_site_moved_after_connect(
     page = _callback(admin_client, reply)
     assert "Click Connect to try again" in _messages(page)
     assert SalesforceConnection.objects.get(pk=configured.pk).status == "not_connected"
+
+
+def test_saving_settings_keeps_a_token_refreshed_meanwhile(connected: Any, sandbox: Any) -> None:
+    from wagtail_salesforce.admin.forms import ConnectionSettingsForm
+    from wagtail_salesforce.client import client_for
+
+    loaded = SalesforceConnection.objects.get(pk=connected.pk)  # the admin opens the panel
+    form = ConnectionSettingsForm(
+        _settings_form(
+            login_url=sandbox.login_url, consumer_key="site-one-key", consumer_secret="",
+            api_version="61.0",
+        ),
+        instance=loaded,
+    )
+    sandbox.expire_access_tokens()
+    client_for(connected.site).limits()  # a worker refreshes the token meanwhile
+    refreshed = SalesforceConnection.objects.get(pk=connected.pk)
+    assert form.is_valid(), form.errors
+    form.save()
+    stored = SalesforceConnection.objects.get(pk=connected.pk)
+    assert stored.api_version == "61.0"
+    assert stored.token_version == refreshed.token_version
+    assert stored.access_token == refreshed.access_token
+    assert stored.status == ConnectionStatus.CONNECTED

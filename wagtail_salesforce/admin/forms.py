@@ -69,6 +69,7 @@ class ConnectionSettingsForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.initial_status = self.instance.status
         self.fields["login_url"].widget.attrs["list"] = "wagtail-salesforce-login-urls"
         self.key_from_settings = SalesforceConnection.consumer_key_from_settings()
         self.secret_from_settings = SalesforceConnection.consumer_secret_from_settings()
@@ -123,7 +124,20 @@ class ConnectionSettingsForm(forms.ModelForm):
         """A new consumer key or login URL makes the stored tokens meaningless."""
         return bool({"consumer_key", "login_url"} & set(self.changed_data))
 
-    def save(self, commit: bool = True) -> SalesforceConnection:
+    # Columns this form owns. Tokens are written by refreshes in other processes meanwhile, so a
+    # settings save must not write back the token columns it loaded.
+    SETTINGS_COLUMNS = (
+        "enabled",
+        "login_url",
+        "consumer_key",
+        "api_version",
+        "consumer_secret_encrypted",
+        "updated_at",
+    )
+
+    def save(self, commit: bool = True, *, reset_tokens: bool = False) -> SalesforceConnection:
+        """Save the settings; ``reset_tokens`` also writes the (forgotten) token columns."""
+        loaded_status = self.initial_status
         connection: SalesforceConnection = super().save(commit=False)
         new_secret = self.cleaned_data.get("consumer_secret")
         if new_secret and not self.secret_from_settings:
@@ -134,5 +148,11 @@ class ConnectionSettingsForm(forms.ModelForm):
                 connection.status_detail = ""
         connection.settle_status()
         if commit:
-            connection.save()
+            if connection._state.adding or reset_tokens:
+                connection.save()
+            else:
+                columns = list(self.SETTINGS_COLUMNS)
+                if connection.status != loaded_status:
+                    columns += ["status", "status_detail"]
+                connection.save(update_fields=columns)
         return connection

@@ -102,9 +102,8 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
     if request.method == "POST":
         form = ConnectionSettingsForm(request.POST, instance=connection)
         if form.is_valid():
-            if form.connection_changed() and stored is not None and (
-                stored.has_tokens
-            ):
+            reset_tokens = bool(form.connection_changed() and stored and stored.has_tokens)
+            if reset_tokens and stored is not None:
                 # Tokens belong to the old app/org: revoke them there, then forget them.
                 revoked = service.disconnect(stored)
                 log(instance=stored, action="wagtail_salesforce.disconnect")
@@ -116,7 +115,7 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
                 )
                 if not revoked:
                     messages.warning(request, _revoke_failed_message())
-            form.save()
+            form.save(reset_tokens=reset_tokens)
             messages.success(request, _("Salesforce settings saved."))
             return redirect(_edit_url(site.pk))
         messages.error(request, _("The settings could not be saved. Please correct the errors."))
