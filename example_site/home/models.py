@@ -8,6 +8,8 @@ from wagtail.contrib.forms.panels import FormSubmissionsPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from wagtail_salesforce.forms.mixin import SalesforceFormMixin
+
 
 class HomePage(Page):
     intro = RichTextField(blank=True)
@@ -19,8 +21,8 @@ class FormField(AbstractFormField):
     page = ParentalKey("LandingPage", on_delete=models.CASCADE, related_name="form_fields")
 
 
-class LandingPage(AbstractEmailForm):
-    """A landing page with a lead form."""
+class LandingPage(SalesforceFormMixin, AbstractEmailForm):
+    """A landing page with a lead form, delivered to Salesforce by the mapping an editor picks."""
 
     intro = RichTextField(blank=True)
     thank_you_text = RichTextField(blank=True)
@@ -38,4 +40,5 @@ class LandingPage(AbstractEmailForm):
             ],
             "Email",
         ),
+        *SalesforceFormMixin.salesforce_panels,
     ]

@@ -1,0 +1,130 @@
+"""SalesforceFormMixin: submissions become outbox entries in the same transaction, delivered
+after commit; the visitor's POST never waits on Salesforce."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django_q.conf import Conf
+from django_q.models import OrmQ, Schedule
+from wagtail.contrib.forms.models import FormSubmission
+from wagtail.models import Site
+
+from tests.outbox.conftest import CONFIG_YAML, landing_page, leads_with_email, write_config
+from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
+from wagtail_salesforce.tasks import SWEEP_SCHEDULE_NAME, ensure_schedules
+
+FORM = {"email": "visitor@example.com", "last_name": "Visitor", "message": "Hi"}
+
+
+def post_form(page: Any, data: dict[str, str] | None = None) -> Any:
+    return Client().post(page.url, data or FORM)
+
+
+def test_a_submission_and_its_outbox_entry_are_stored_together(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    page = landing_page(site, "lead-full")
+
+    response = post_form(page)
+
+    assert response.status_code == 200
+    submission = FormSubmission.objects.get(page=page)
+    entry = OutboxEntry.objects.get()
+    assert entry.submission_id == submission.pk and entry.page_id == page.pk
+    assert entry.site_id == site.pk and entry.mapping_key == "lead-full"
+    assert entry.state == OutboxState.PENDING
+    assert entry.form_data["email"] == "visitor@example.com"
+
+
+def test_the_outbox_entry_keeps_the_data_when_the_submission_is_deleted(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    page = landing_page(site, "lead-full")
+    post_form(page)
+
+    FormSubmission.objects.all().delete()
+
+    entry = OutboxEntry.objects.get()
+    assert entry.submission_id is None and entry.form_data["last_name"] == "Visitor"
+
+
+def test_a_page_without_a_mapping_keeps_submissions_in_wagtail_only(site: Site) -> None:
+    page = landing_page(site, "")
+
+    assert post_form(page).status_code == 200
+
+    assert FormSubmission.objects.filter(page=page).count() == 1
+    assert not OutboxEntry.objects.exists()
+
+
+@pytest.mark.parametrize("fault", ["drop_connection", "latency"])
+def test_the_visitors_post_never_touches_salesforce(
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    fault: str,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A real queue (the ORM broker) instead of running the task inline: the POST's commit
+    # enqueues delivery; a worker would pick it up. Salesforce is broken or slow meanwhile.
+    monkeypatch.setattr(Conf, "SYNC", False)
+    sandbox.faults.add(fault, latency_ms=3000 if fault == "latency" else None)
+    page = landing_page(site, "lead-full")
+    calls_before = len(sandbox.calls)
+
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post_form(page)
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200 and elapsed < 1.5
+    assert len(callbacks) == 1  # the delivery was queued only after the commit
+    assert len(sandbox.calls) == calls_before  # no request reached Salesforce
+    assert OutboxEntry.objects.get().state == OutboxState.PENDING
+    assert OrmQ.objects.count() == 1  # the delivery task waits in the queue
+
+
+def test_delivery_runs_after_commit_and_lands_in_salesforce(
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    page = landing_page(site, "lead-full")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_form(page)
+
+    entry = OutboxEntry.objects.get()
+    assert entry.state == OutboxState.DELIVERED
+    [lead] = leads_with_email(sandbox, "visitor@example.com")
+    assert entry.salesforce_id == lead["Id"]
+
+
+def test_the_mapping_must_exist_in_the_config(site: Site, config_file: Path) -> None:
+    page = landing_page(site, "lead-full")
+    page.salesforce_mapping = "not-a-mapping"
+
+    with pytest.raises(ValidationError) as raised:
+        page.full_clean()
+
+    assert "salesforce_mapping" in raised.value.message_dict
+    write_config(config_file, CONFIG_YAML.replace("  lead-full:", "  not-a-mapping:"))
+    page.full_clean()  # valid once the YAML has it
+
+
+def test_the_sweeper_schedule_is_registered_once(db: None) -> None:
+    ensure_schedules()
+    ensure_schedules()
+
+    schedule = Schedule.objects.get(name=SWEEP_SCHEDULE_NAME)
+    assert schedule.func == "wagtail_salesforce.tasks.sweep_outbox"
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)

@@ -1,0 +1,85 @@
+"""``SalesforceFormMixin``: a Wagtail form page whose submissions are delivered to Salesforce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+
+from .mapping_field import MappingSelect, validate_mapping_key
+from .panels import SalesforceMappingPanel
+
+
+class SalesforceFormMixin(models.Model):
+    """Add to a page built on ``AbstractForm``/``AbstractEmailForm`` (before it in the bases)::
+
+        class LandingPage(SalesforceFormMixin, AbstractEmailForm):
+            content_panels = [..., *SalesforceFormMixin.salesforce_panels]
+
+    Each submission commits together with an outbox entry; delivery to Salesforce runs after the
+    commit, in a django-q2 task, so the visitor never waits on Salesforce.
+    """
+
+    salesforce_mapping = models.CharField(
+        _("Salesforce mapping"),
+        max_length=255,
+        blank=True,
+        default="",
+        validators=[validate_mapping_key],
+        help_text=_(
+            "Where this form's submissions go in Salesforce (mappings are defined in the site's "
+            "Salesforce YAML). Leave empty to keep submissions in Wagtail only."
+        ),
+    )
+
+    salesforce_panels = [
+        MultiFieldPanel(
+            [
+                FieldPanel("salesforce_mapping", widget=MappingSelect()),
+                SalesforceMappingPanel(),
+            ],
+            heading=_("Salesforce"),
+        )
+    ]
+
+    class Meta:
+        abstract = True
+
+    def process_form_submission(self, form: Any) -> Any:
+        # The submission and its outbox entry commit together, or neither does.
+        with transaction.atomic():
+            submission = super().process_form_submission(form)  # type: ignore[misc]
+            if self.salesforce_mapping:
+                self.create_outbox_entry(form, submission)
+        return submission
+
+    def create_outbox_entry(self, form: Any, submission: Any) -> Any:
+        """Store the delivery job; enqueue the delivery task for after the commit."""
+        from wagtail_salesforce.outbox.models import OutboxEntry
+        from wagtail_salesforce.tasks import enqueue_delivery
+
+        form_submission_model = OutboxEntry._meta.get_field("submission").related_model
+        entry = OutboxEntry.objects.create(
+            site_id=self._salesforce_site_id(),
+            page_id=self.pk,
+            submission=submission if isinstance(submission, form_submission_model) else None,
+            form_data=submission.form_data if submission is not None else form.cleaned_data,
+            mapping_key=self.salesforce_mapping,
+        )
+        enqueue_delivery(entry.pk)
+        return entry
+
+    def _salesforce_site_id(self) -> int:
+        site = self.get_site()  # type: ignore[attr-defined]
+        if site is None:
+            from wagtail.models import Site
+
+            site = Site.objects.get(is_default_site=True)
+        return int(site.pk)
+
+    def get_submissions_list_view_class(self) -> Any:
+        from .views import SalesforceSubmissionsListView
+
+        return self.submissions_list_view_class or SalesforceSubmissionsListView  # type: ignore[attr-defined]
