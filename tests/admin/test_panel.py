@@ -92,9 +92,10 @@ def test_menu_item_and_permission_show_for_managers_only(
     home = admin_client.get(reverse("wagtailadmin_home"))
     assert reverse("wagtail_salesforce:index").encode() in home.content
     editor = _user_client(django_user_model, manage=False)
-    assert reverse("wagtail_salesforce:index").encode() not in editor.get(
-        reverse("wagtailadmin_home")
-    ).content
+    assert (
+        reverse("wagtail_salesforce:index").encode()
+        not in editor.get(reverse("wagtailadmin_home")).content
+    )
     group_page = admin_client.get(reverse("wagtailusers_groups:add"))
     permission = Permission.objects.get(codename="manage_connection")
     assert f'value="{permission.pk}"'.encode() in group_page.content
@@ -327,7 +328,9 @@ def test_disconnect_revokes_at_salesforce_and_forgets_tokens(
 
     with pytest.raises(OAuthError):
         oauth.refresh_access_token(
-            sandbox.login_url, client_id="site-one-key", client_secret="site-one-secret",
+            sandbox.login_url,
+            client_id="site-one-key",
+            client_secret="site-one-secret",
             refresh_token=refresh_token,
         )
     assert ModelLogEntry.objects.filter(action="wagtail_salesforce.disconnect").exists()
@@ -355,9 +358,7 @@ def test_needs_reauth_shows_a_dashboard_banner(
     assert "salesforce-connection-problems" in home
     assert "needs re-authorisation" in home
     editor = _user_client(django_user_model, manage=False)
-    assert b"salesforce-connection-problems" not in editor.get(
-        reverse("wagtailadmin_home")
-    ).content
+    assert b"salesforce-connection-problems" not in editor.get(reverse("wagtailadmin_home")).content
 
 
 def test_two_sites_connect_to_two_connected_apps(
@@ -399,9 +400,7 @@ def test_status_names_in_japanese() -> None:
 
 
 def test_connected_panel_in_japanese(admin_client: Client, connected: Any) -> None:
-    page = admin_client.get(
-        _edit_url(connected.site), HTTP_ACCEPT_LANGUAGE="ja"
-    ).content.decode()
+    page = admin_client.get(_edit_url(connected.site), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "連携中" in page and "連携をテスト" in page and "連携を解除" in page
 
 
@@ -422,7 +421,8 @@ def test_lost_encryption_key_is_reported_and_recovered_by_entering_the_secret_ag
     admin_client.post(
         _edit_url(connected.site),
         _settings_form(
-            login_url=sandbox.login_url, consumer_key="site-one-key",
+            login_url=sandbox.login_url,
+            consumer_key="site-one-key",
             consumer_secret="site-one-secret",
         ),
     )
@@ -482,7 +482,9 @@ def test_saving_settings_keeps_a_token_refreshed_meanwhile(connected: Any, sandb
     loaded = SalesforceConnection.objects.get(pk=connected.pk)  # the admin opens the panel
     form = ConnectionSettingsForm(
         _settings_form(
-            login_url=sandbox.login_url, consumer_key="site-one-key", consumer_secret="",
+            login_url=sandbox.login_url,
+            consumer_key="site-one-key",
+            consumer_secret="",
             api_version="61.0",
         ),
         instance=loaded,

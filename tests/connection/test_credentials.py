@@ -46,8 +46,12 @@ def test_revoked_refresh_token_marks_needs_reauth_and_raises(connected: Any, san
 
 def test_refresh_token_expired_by_policy_needs_reauth(site: Site, sandbox: Any) -> None:
     connection = configure_site(
-        site, sandbox, client_id="short-lived", client_secret="short-secret",
-        refresh_token_policy="expire_after", refresh_token_ttl_seconds=60,
+        site,
+        sandbox,
+        client_id="short-lived",
+        client_secret="short-secret",
+        refresh_token_policy="expire_after",
+        refresh_token_ttl_seconds=60,
     )
     connect_site(connection, sandbox)
     sandbox.advance_clock(120)
@@ -60,7 +64,10 @@ def test_refresh_token_expired_by_policy_needs_reauth(site: Site, sandbox: Any) 
 def test_rotated_refresh_token_is_saved(site: Site, sandbox: Any) -> None:
     connection = connect_site(
         configure_site(
-            site, sandbox, client_id="rotating", client_secret="rot-secret",
+            site,
+            sandbox,
+            client_id="rotating",
+            client_secret="rot-secret",
             rotate_refresh_tokens=True,
         ),
         sandbox,
@@ -146,7 +153,10 @@ def test_row_lock_strategy_refreshes_and_saves_a_rotated_refresh_token(
     monkeypatch.setattr(credentials_module, "_uses_row_locks", lambda: True)
     connection = connect_site(
         configure_site(
-            site, sandbox, client_id="row-lock", client_secret="row-secret",
+            site,
+            sandbox,
+            client_id="row-lock",
+            client_secret="row-secret",
             rotate_refresh_tokens=True,
         ),
         sandbox,

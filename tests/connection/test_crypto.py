@@ -84,9 +84,7 @@ def _raw_rows() -> str:
 
 @pytest.mark.django_db
 def test_secrets_are_absent_from_the_database_in_clear_text() -> None:
-    connection = SalesforceConnection(
-        site=default_site(), enabled=True, consumer_key="key"
-    )
+    connection = SalesforceConnection(site=default_site(), enabled=True, consumer_key="key")
     connection.consumer_secret = "consumer-secret-7f3a"
     connection.access_token = "00D!access-token-91bc"
     connection.refresh_token = "5Aep-refresh-token-c0de"

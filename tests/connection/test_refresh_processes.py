@@ -19,7 +19,11 @@ PROCESSES = 4
 def _run(env: dict[str, str], *arguments: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(WORKER), *arguments],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -56,8 +60,15 @@ def test_processes_refreshing_at_once_share_one_refresh(
         "DJANGO_SETTINGS_MODULE": "example_site.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    _run(env, "seed", salesforce_sandbox.login_url, salesforce_sandbox.username,
-         salesforce_sandbox.password, "multi-process", "multi-secret")
+    _run(
+        env,
+        "seed",
+        salesforce_sandbox.login_url,
+        salesforce_sandbox.username,
+        salesforce_sandbox.password,
+        "multi-process",
+        "multi-secret",
+    )
     before = _run(env, "inspect")
     salesforce_sandbox.expire_access_tokens()
 
@@ -65,7 +76,10 @@ def test_processes_refreshing_at_once_share_one_refresh(
     workers = [
         subprocess.Popen(
             [sys.executable, str(WORKER), "refresh", str(go_file)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(PROCESSES)
     ]

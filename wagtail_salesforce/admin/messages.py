@@ -59,9 +59,9 @@ def explain_oauth_error(error: str, description: str, connection: SalesforceConn
         )
     elif error == "invalid_scope":
         message = _(
-            "The connected app does not allow the scopes this site asks for. Add \"Manage user "
-            "data via APIs (api)\" and \"Perform requests at any time (refresh_token, "
-            "offline_access)\" to its Selected OAuth Scopes, then click Connect."
+            'The connected app does not allow the scopes this site asks for. Add "Manage user '
+            'data via APIs (api)" and "Perform requests at any time (refresh_token, '
+            'offline_access)" to its Selected OAuth Scopes, then click Connect.'
         )
     elif error == "invalid_signature":
         message = _(
@@ -118,7 +118,7 @@ def explain_status_detail(connection: SalesforceConnection) -> str:
     if detail == "no_refresh_token":
         return _(
             "Salesforce did not issue a refresh token, so the connection will stop when the "
-            "session times out. Add \"Perform requests at any time (refresh_token, "
+            'session times out. Add "Perform requests at any time (refresh_token, '
             "offline_access)\" to the connected app's scopes, then click Connect."
         )
     if detail.startswith("invalid_client"):

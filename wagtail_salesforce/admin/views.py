@@ -110,8 +110,11 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
                 connection.forget_tokens()
                 messages.warning(
                     request,
-                    _("The consumer key or login URL changed, so the site was disconnected "
-                      "from %(login)s. Click Connect to connect again.") % {"login": old_login_url},
+                    _(
+                        "The consumer key or login URL changed, so the site was disconnected "
+                        "from %(login)s. Click Connect to connect again."
+                    )
+                    % {"login": old_login_url},
                 )
                 if not revoked:
                     messages.warning(request, _revoke_failed_message())
@@ -267,8 +270,11 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
     )
     messages.success(
         request,
-        _("The connection works. Daily API requests: %(used)s used, %(remaining)s remaining "
-          "(of %(max)s).") % {"used": maximum - remaining, "remaining": remaining, "max": maximum},
+        _(
+            "The connection works. Daily API requests: %(used)s used, %(remaining)s remaining "
+            "(of %(max)s)."
+        )
+        % {"used": maximum - remaining, "remaining": remaining, "max": maximum},
     )
     return redirect(_edit_url(site.pk))
 

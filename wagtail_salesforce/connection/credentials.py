@@ -50,17 +50,15 @@ def _claim_seconds() -> float:
 
 
 def _uses_row_locks() -> bool:
-    return bool(
-        db_connection.features.has_select_for_update and db_connection.vendor != "sqlite"
-    )
+    return bool(db_connection.features.has_select_for_update and db_connection.vendor != "sqlite")
 
 
 def mark_needs_reauth(connection_id: int, token_version: int, detail: str) -> bool:
     """Flag the connection (unless it changed meanwhile); log it once. True if it was flagged."""
-    flagged = SalesforceConnection.objects.filter(
-        pk=connection_id, token_version=token_version
-    ).exclude(status=ConnectionStatus.NEEDS_REAUTH).update(
-        status=ConnectionStatus.NEEDS_REAUTH, status_detail=detail, refresh_claim=""
+    flagged = (
+        SalesforceConnection.objects.filter(pk=connection_id, token_version=token_version)
+        .exclude(status=ConnectionStatus.NEEDS_REAUTH)
+        .update(status=ConnectionStatus.NEEDS_REAUTH, status_detail=detail, refresh_claim="")
     )
     if flagged:
         from wagtail.log_actions import log
@@ -199,8 +197,10 @@ class ConnectionCredentials:
         )
         if not written:
             # Disconnected or reconnected while we refreshed: the stored row wins.
-            logger.info("Connection %s changed during a refresh; keeping the stored one",
-                        self.connection_key)
+            logger.info(
+                "Connection %s changed during a refresh; keeping the stored one",
+                self.connection_key,
+            )
         self._reload()
 
     def _wait_for_other_refresh(self, old_version: int) -> None:
@@ -281,4 +281,3 @@ def credentials_for(site: Site | int) -> ConnectionCredentials:
         return ConnectionCredentials(connection)
     except crypto.SecretUnreadable as error:
         raise NotConnected(str(error)) from error
-

@@ -57,8 +57,8 @@ def _fernet(key: str | bytes, setting: str) -> Fernet:
         # Never echo the key itself.
         raise ImproperlyConfigured(
             f"WAGTAIL_SALESFORCE[{setting!r}] must be a Fernet key: 32 bytes in urlsafe base64 "
-            "(generate one with `python -c \"from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())\"`)."
+            '(generate one with `python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`).'
         )
     return Fernet(raw)
 
