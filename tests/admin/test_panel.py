@@ -499,3 +499,35 @@ def test_saving_settings_keeps_a_token_refreshed_meanwhile(connected: Any, sandb
     assert stored.token_version == refreshed.token_version
     assert stored.access_token == refreshed.access_token
     assert stored.status == ConnectionStatus.CONNECTED
+
+
+def test_test_connection_reports_a_spent_daily_limit(
+    admin_client: Client, connected: Any, sandbox: Any
+) -> None:
+    sandbox.set_daily_limit(0)
+    page = admin_client.post(
+        reverse("wagtail_salesforce:test_connection", args=[connected.site_id]), follow=True
+    )
+    assert "The test call failed" in _messages(page)
+    assert "REQUEST_LIMIT_EXCEEDED" in _messages(page)
+
+
+def test_error_status_is_explained_and_fixed_by_saving_the_secret_again(
+    admin_client: Client, connected: Any, sandbox: Any
+) -> None:
+    SalesforceConnection.objects.filter(pk=connected.pk).update(
+        status=ConnectionStatus.ERROR, status_detail="invalid_client: invalid client credentials"
+    )
+    page = admin_client.get(_edit_url(connected.site)).content.decode()
+    assert 'data-status="error"' in page and "Paste them again" in page
+    home = admin_client.get(reverse("wagtailadmin_home")).content.decode()
+    assert "has an error" in home
+    admin_client.post(
+        _edit_url(connected.site),
+        _settings_form(
+            login_url=sandbox.login_url,
+            consumer_key="site-one-key",
+            consumer_secret="site-one-secret",
+        ),
+    )
+    assert SalesforceConnection.objects.get(pk=connected.pk).status == ConnectionStatus.CONNECTED

@@ -10,6 +10,7 @@ from wagtail.models import ModelLogEntry, Site
 
 from wagtail_salesforce.client import client_for
 from wagtail_salesforce.connection import credentials as credentials_module
+from wagtail_salesforce.connection import crypto
 from wagtail_salesforce.connection.credentials import credentials_for
 from wagtail_salesforce.connection.models import (
     ApiUsageDaily,
@@ -171,3 +172,24 @@ def test_row_lock_strategy_refreshes_and_saves_a_rotated_refresh_token(
     stale_holder.refresh(connection.access_token)
     assert stale_holder.access_token == stored.access_token
     assert SalesforceConnection.objects.get(pk=connection.pk).token_version == stored.token_version
+
+
+def test_refresh_refused_for_a_wrong_secret_sets_error_until_the_secret_is_fixed(
+    connected: Any, sandbox: Any
+) -> None:
+    SalesforceConnection.objects.filter(pk=connected.pk).update(
+        consumer_secret_encrypted=crypto.encrypt("rotated-away-secret")
+    )
+    sandbox.expire_access_tokens()
+    with pytest.raises(NotConnected) as raised:
+        client_for(connected.site).limits()
+    assert not isinstance(raised.value, ReauthorizationRequired)
+    assert "rotated-away-secret" not in str(raised.value)
+    stored = SalesforceConnection.objects.get(pk=connected.pk)
+    assert stored.status == ConnectionStatus.ERROR
+    assert stored.status_detail.startswith("invalid_client")
+    # The grant itself is intact: the right secret brings the connection back.
+    stored.consumer_secret = "site-one-secret"
+    stored.status = ConnectionStatus.CONNECTED
+    stored.save()
+    assert "DailyApiRequests" in client_for(connected.site).limits()
