@@ -4,6 +4,7 @@ retry, a wrong secret, PKCE enforced by the connected app, a user without the pe
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -151,3 +152,39 @@ def test_user_without_the_permission_is_refused(
         response = browser_page.goto(live_server.url + path)
         assert response.status == 403
         assert browser_page.is_visible("#salesforce-forbidden")
+
+
+@pytest.fixture
+def japanese_admin_page(
+    chromium: Any, live_server: Any, django_user_model: Any, live_site: Site
+) -> Iterator[Any]:
+    context = chromium.new_context(locale="ja-JP")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    django_user_model.objects.create_superuser("boss-ja", "ja@example.com", PASSWORD)
+    try:
+        _log_in(page, live_server, "boss-ja")
+        yield page
+    finally:
+        context.close()
+
+
+def test_connect_in_japanese_shows_renkeichuu(
+    japanese_admin_page: Any, live_server: Any, sandbox_app: Any
+) -> None:
+    page = japanese_admin_page
+    page.goto(live_server.url + "/admin/salesforce/")
+    assert page.inner_text("[data-status]") == "未設定"
+    page.check("#id_enabled")
+    page.fill("#id_login_url", sandbox_app.login_url)
+    page.fill("#id_consumer_key", CLIENT_ID)
+    page.fill("#id_consumer_secret", CLIENT_SECRET)
+    page.click("#salesforce-save")
+    page.wait_for_selector("text=Salesforce の設定を保存しました。")
+    assert page.inner_text("[data-status]") == "未連携"
+    assert page.inner_text("#salesforce-connect") == "連携する"
+    page.click("#salesforce-connect")
+    _sandbox_login(page, sandbox_app)
+    page.click("#oaapprove")
+    page.wait_for_selector("[data-status=connected]")
+    assert page.inner_text("[data-status]") == "連携中"
