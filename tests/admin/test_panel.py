@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
+from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry, Site
 
 import wagtail_salesforce
@@ -531,3 +532,14 @@ def test_error_status_is_explained_and_fixed_by_saving_the_secret_again(
         ),
     )
     assert SalesforceConnection.objects.get(pk=connected.pk).status == ConnectionStatus.CONNECTED
+
+
+def test_connect_and_disconnect_show_in_the_site_history_report(
+    admin_client: Client, connected: Any
+) -> None:
+    log(instance=connected, action="wagtail_salesforce.connect")
+    admin_client.post(reverse("wagtail_salesforce:disconnect", args=[connected.site_id]))
+    report = admin_client.get(reverse("wagtailadmin_reports:site_history"))
+    assert report.status_code == 200
+    text = report.content.decode()
+    assert "Connected to Salesforce" in text and "Disconnected from Salesforce" in text
