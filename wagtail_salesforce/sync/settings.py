@@ -18,8 +18,6 @@ SYNC_DEFAULTS: dict[str, Any] = {
     "SYNC_BATCH_SIZE": 1000,
     # Emails per IN list when looking leads up (each list travels inside a /composite body).
     "SYNC_LOOKUP_BATCH": 500,
-    # Above this many records to write in one cycle, Bulk API 2.0 would pay off (see docs).
-    "SYNC_BULK_THRESHOLD": 10000,
 }
 
 

@@ -1,0 +1,115 @@
+"""Running sync cycles: under the lease, with a SyncRun recording what happened."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.utils import timezone
+from wagtail.models import Site
+
+from wagtail_salesforce.client import SalesforceClient, client_for
+from wagtail_salesforce.config import SyncConfig, get_config
+from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.exceptions import SalesforceError
+
+from . import lease
+from .engine import Cycle
+from .models import SyncRun, SyncRunStatus
+
+logger = logging.getLogger(__name__)
+
+
+class SyncNotConfigured(SalesforceError):
+    """The YAML has no enabled ``sync`` section."""
+
+
+@dataclass(frozen=True)
+class CycleOutcome:
+    """``run`` is None when another worker holds the lease (nothing was done)."""
+
+    run: SyncRun | None
+    skipped_reason: str = ""
+
+
+def sync_config() -> SyncConfig:
+    config = get_config().sync
+    if config is None or not config.enabled:
+        raise SyncNotConfigured("The Salesforce config has no enabled 'sync' section.")
+    return config
+
+
+def run_cycle(
+    site: Site,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    client: SalesforceClient | None = None,
+) -> CycleOutcome:
+    """Run one sync cycle for ``site`` unless another worker is running one.
+
+    Raises NotConnected/ReauthorizationRequired when the site cannot reach Salesforce and
+    SyncNotConfigured without a ``sync`` section; errors during the cycle end up on the run.
+    """
+    config = sync_config()
+    connection = SalesforceConnection.objects.filter(site=site).first()
+    if connection is None:
+        raise SyncNotConfigured(f"Site {site} has no Salesforce connection.")
+    client = client or client_for(site)
+    holder = lease.new_holder_id()
+    if not lease.acquire(connection.pk, holder):
+        logger.info("Sync of %s skipped: another worker holds the lease", site)
+        return CycleOutcome(run=None, skipped_reason="locked")
+    try:
+        run = SyncRun(site=site, full=full, dry_run=dry_run)
+        if not dry_run:
+            run.save()
+        cycle = Cycle(
+            site,
+            client,
+            config,
+            run,
+            connection_id=connection.pk,
+            full=full,
+            dry_run=dry_run,
+            keep_alive=lambda: lease.renew(connection.pk, holder),
+        )
+        try:
+            cycle.execute()
+        except Exception as error:
+            # Recorded on the run; the watermark did not move past what was stored.
+            logger.exception("Sync cycle of %s failed", site)
+            run.errors.append({"message": f"{type(error).__name__}: {error}", "level": "error"})
+            run.status = SyncRunStatus.FAILED
+        else:
+            failures = [e for e in run.errors if e.get("level") not in ("info", "warning")]
+            run.status = SyncRunStatus.PARTIAL if failures else SyncRunStatus.SUCCEEDED
+        run.finished_at = timezone.now()
+        if not dry_run:
+            run.save()
+        return CycleOutcome(run=run)
+    finally:
+        lease.release(connection.pk, holder)
+
+
+def connected_sites() -> list[Site]:
+    return [
+        connection.site
+        for connection in SalesforceConnection.objects.filter(
+            enabled=True, status=ConnectionStatus.CONNECTED
+        ).select_related("site")
+    ]
+
+
+def is_due(site: Site, interval_minutes: int, now: datetime.datetime | None = None) -> bool:
+    """Whether ``site``'s last (non-dry) run started at least ``interval_minutes`` ago."""
+    last = (
+        SyncRun.objects.filter(site=site, dry_run=False)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    now = now or timezone.now()
+    # A little slack so a schedule firing every N minutes is not skipped by clock jitter.
+    return last is None or now - last >= datetime.timedelta(minutes=interval_minutes, seconds=-20)
