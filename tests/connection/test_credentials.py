@@ -193,3 +193,12 @@ def test_refresh_refused_for_a_wrong_secret_sets_error_until_the_secret_is_fixed
     stored.status = ConnectionStatus.CONNECTED
     stored.save()
     assert "DailyApiRequests" in client_for(connected.site).limits()
+
+
+def test_refresh_after_disconnect_says_not_connected(connected: Any, sandbox: Any) -> None:
+    from wagtail_salesforce.connection import service
+
+    credentials = credentials_for(connected.site)
+    service.disconnect(SalesforceConnection.objects.get(pk=connected.pk))
+    with pytest.raises(NotConnected, match="disconnected"):
+        credentials.refresh(credentials.access_token)

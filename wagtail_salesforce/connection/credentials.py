@@ -114,7 +114,12 @@ class ConnectionCredentials:
         with self._lock:
             if self._access_token != stale_access_token:
                 return  # another thread using this object already refreshed
-            current = self._reload()
+            try:
+                current = self._reload()
+            except SalesforceConnection.DoesNotExist as error:
+                raise NotConnected("The site's Salesforce connection was deleted.") from error
+            if not current.has_tokens or not current.is_configured:
+                raise NotConnected("The site was disconnected from Salesforce: click Connect.")
             if self._access_token != stale_access_token:
                 return  # another process already refreshed: adopt its token
             if current.status == ConnectionStatus.NEEDS_REAUTH:
