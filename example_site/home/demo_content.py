@@ -19,6 +19,8 @@ LANDING_FORM_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("Company", "singleline", False),
     ("Message", "multiline", False),
 )
+# The form mapping in example_site/salesforce.yaml that the landing page delivers to.
+LANDING_SALESFORCE_MAPPING = "landing-lead"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def build_demo_content(hostname: str = "127.0.0.1", port: int = 8000) -> DemoCon
                 slug="contact-us",
                 intro="<p>Tell us about your project and we will get back to you.</p>",
                 thank_you_text="<p>Thank you! We received your message.</p>",
+                salesforce_mapping=LANDING_SALESFORCE_MAPPING,
             )
         )
         for order, (label, field_type, required) in enumerate(LANDING_FORM_FIELDS):
@@ -62,4 +65,8 @@ def build_demo_content(hostname: str = "127.0.0.1", port: int = 8000) -> DemoCon
                 page=landing, sort_order=order, label=label, field_type=field_type,
                 required=required,
             )
+    elif not landing.salesforce_mapping:
+        # A landing page made before the plugin's forms landed: select the demo mapping.
+        landing.salesforce_mapping = LANDING_SALESFORCE_MAPPING
+        landing.save(update_fields=["salesforce_mapping"])
     return DemoContent(site=site, home=home.specific, landing=landing.specific)
