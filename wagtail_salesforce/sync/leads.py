@@ -57,10 +57,11 @@ def _upsert(site: Site, email: str, values: dict[str, Any], delivered_by_outbox:
     lead = Lead.objects.select_for_update().filter(site=site, email=email).first()
     if lead is None:
         lead = Lead(site=site, email=email, source=LeadOrigin.FORM)
+    waiting = lead.needs_push
     when = timezone.now()
     for name, value in values.items():
         lead.set_local_value(name, value, when)
-    if lead.pk is None:
-        lead.needs_push = not delivered_by_outbox
+    if not lead.sf_id:
+        lead.needs_push = waiting or not delivered_by_outbox
     lead.save()
     return lead
