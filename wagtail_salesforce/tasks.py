@@ -29,6 +29,21 @@ def sweep_outbox() -> dict[str, Any]:
     return {"resumed": result.resumed, "attempted": result.attempted, "states": result.states}
 
 
+_broker_cache: dict[str, Any] = {}
+
+
+def _broker() -> Any:
+    """django-q2's broker, built once per process (building it costs more than enqueueing)."""
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+
+    key = f"{Conf.PREFIX}:{Conf.ORM or Conf.REDIS or ''}"
+    if key not in _broker_cache:
+        _broker_cache.clear()
+        _broker_cache[key] = get_broker()
+    return _broker_cache[key]
+
+
 def enqueue_delivery(entry_id: int) -> None:
     """Queue the delivery task once the current transaction commits.
 
@@ -40,7 +55,7 @@ def enqueue_delivery(entry_id: int) -> None:
         from django_q.tasks import async_task
 
         try:
-            async_task(DELIVER_TASK, entry_id, group="wagtail_salesforce.outbox")
+            async_task(DELIVER_TASK, entry_id, broker=_broker())
         except Exception:
             logger.exception(
                 "Could not queue delivery of outbox entry %s; the sweeper will", entry_id

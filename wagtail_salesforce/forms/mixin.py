@@ -47,6 +47,15 @@ class SalesforceFormMixin(models.Model):
     class Meta:
         abstract = True
 
+    def serve(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Remember the request while serving: its Site is already resolved (and cached on it)
+        # by Wagtail's page serving, which spares a site look-up per submission.
+        self._salesforce_request = request
+        try:
+            return super().serve(request, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._salesforce_request = None
+
     def process_form_submission(self, form: Any) -> Any:
         # The submission and its outbox entry commit together, or neither does.
         with transaction.atomic():
@@ -72,10 +81,14 @@ class SalesforceFormMixin(models.Model):
         return entry
 
     def _salesforce_site_id(self) -> int:
-        site = self.get_site()  # type: ignore[attr-defined]
-        if site is None:
-            from wagtail.models import Site
+        """The Site this submission came through (its connection delivers the entry)."""
+        from wagtail.models import Site
 
+        request = getattr(self, "_salesforce_request", None)
+        site = Site.find_for_request(request) if request is not None else None
+        if site is None:
+            site = self.get_site()  # type: ignore[attr-defined]
+        if site is None:
             site = Site.objects.get(is_default_site=True)
         return int(site.pk)
 
