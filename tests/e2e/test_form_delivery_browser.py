@@ -1,0 +1,76 @@
+"""A visitor fills in the landing-page form in Chromium; the submission lands in the sandbox, and
+an editor sees it delivered in the submissions list and in the outbox report, with a link that
+opens the record in the sandbox's record browser."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from wagtail.models import Site
+
+from tests.outbox import conftest as outbox_fixtures
+from tests.outbox.conftest import landing_page, leads_with_email
+from wagtail_salesforce.connection.models import SalesforceConnection
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.outbox.urls"),
+]
+
+PASSWORD = "correct-horse-battery"
+
+# The outbox tests' fixtures: their sandbox org, YAML, settings and a connected site.
+_outbox_sandbox_session = outbox_fixtures._outbox_sandbox_session
+sandbox = outbox_fixtures.sandbox
+config_file = outbox_fixtures.config_file
+outbox_settings = outbox_fixtures.outbox_settings
+site = outbox_fixtures.site
+connection = outbox_fixtures.connection
+
+
+def test_a_visitors_submission_is_delivered_and_the_editor_sees_it(
+    browser_page: Any,
+    live_server: Any,
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    django_user_model: Any,
+) -> None:
+    form_page = landing_page(site, "lead-full")
+    django_user_model.objects.create_superuser("editor", "editor@example.com", PASSWORD)
+    page = browser_page
+
+    # The visitor.
+    page.goto(live_server.url + form_page.url)
+    page.fill("#id_email", "browser@example.com")
+    page.fill("#id_last_name", "Browser")
+    page.fill("#id_message", "Sent from Chromium")
+    page.click("#lead-form button[type=submit]")
+    page.wait_for_selector("#thank-you")
+
+    [lead] = leads_with_email(sandbox, "browser@example.com")
+    assert lead["Description"] == "Message: Sent from Chromium"
+
+    # The editor.
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+
+    page.goto(live_server.url + reverse("wagtailforms:list_submissions", args=[form_page.pk]))
+    row = page.locator("tbody tr", has_text="browser@example.com")
+    assert row.locator("td", has_text="Delivered").count() == 1
+
+    page.goto(live_server.url + reverse("wagtail_salesforce_outbox:index") + "?state=delivered")
+    entry_row = page.locator("tr[data-state=delivered]")
+    assert entry_row.count() == 1
+    link = entry_row.locator("a", has_text=lead["Id"])
+    assert link.get_attribute("href") == f"{sandbox.login_url}/browse/Lead/{lead['Id']}"
+
+    page.goto(str(link.get_attribute("href")))
+    assert page.locator("text=browser@example.com").count() >= 1
