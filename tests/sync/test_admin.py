@@ -1,0 +1,207 @@
+"""The sync admin: lead list and filters, editing, segments and CSV export, runs, Sync now."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from wagtail.models import Site
+
+from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.sync.admin.hooks import add_last_sync_run_panel
+from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment, SyncRun
+
+from .conftest import sf_get, sync
+
+pytestmark = pytest.mark.urls("tests.sync.urls")
+
+
+def lead(site: Site, email: str, *, linked: bool = False, **values: Any) -> Lead:
+    return Lead.objects.create(
+        site=site,
+        email=email,
+        values=values,
+        base=dict(values),
+        source=LeadOrigin.SYNC,
+        sf_object="Lead" if linked else "",
+        sf_id=f"00Q{abs(hash(email)) % 10**15:015d}" if linked else "",
+    )
+
+
+@pytest.fixture
+def leads(site: Site) -> list[Lead]:
+    return [
+        lead(
+            site,
+            "open@example.com",
+            linked=True,
+            lead_status="Open - Not Contacted",
+            industry="Banking",
+            company="Acme",
+        ),
+        lead(
+            site,
+            "working@example.com",
+            linked=True,
+            lead_status="Working - Contacted",
+            industry="Banking",
+            company="Globex",
+        ),
+        lead(
+            site,
+            "tech@example.com",
+            lead_status="Working - Contacted",
+            industry="Technology",
+            company='=HYPERLINK("http://evil")',
+        ),
+    ]
+
+
+def listed(response: Any) -> list[str]:
+    return [email for lead_, _values in response.context["rows"] for email in [lead_.email]]
+
+
+def test_lead_list_filters_on_salesforce_status_and_industry(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    url = reverse("wagtail_salesforce_sync:leads", args=[site.pk])
+
+    by_status = admin_client.get(url, {"f_lead_status": "working - contacted"})
+    by_both = admin_client.get(
+        url, {"f_lead_status": "Working - Contacted", "f_industry": "Banking"}
+    )
+    by_search = admin_client.get(url, {"q": "globex"})
+    unlinked = admin_client.get(url, {"linked": "no"})
+
+    assert listed(by_status) == ["tech@example.com", "working@example.com"]
+    assert listed(by_both) == ["working@example.com"]
+    assert listed(by_search) == ["working@example.com"]
+    assert listed(unlinked) == ["tech@example.com"]
+    assert b"working@example.com" in by_both.content
+
+
+def test_unknown_filter_field_is_explained_not_ignored_silently(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    response = admin_client.get(
+        reverse("wagtail_salesforce_sync:leads", args=[site.pk]), {"f_no_such": "x"}
+    )
+    assert "Unknown field(s) in the filter: no_such." in [
+        str(m) for m in response.context["messages"]
+    ]
+
+
+def test_editor_edit_marks_fields_for_salesforce_and_the_sync_sends_them(
+    admin_client: Client, site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    record_id = sandbox.org.create(
+        "Lead", {"LastName": "Edit", "Company": "Old", "Email": "edit@example.com"}
+    )
+    sync(site)
+    edited = Lead.objects.get(email="edit@example.com")
+    url = reverse("wagtail_salesforce_sync:edit", args=[site.pk, edited.pk])
+    form = admin_client.get(url).context["form"]
+    data = {name: value or "" for name, value in form.initial.items()}
+
+    response = admin_client.post(
+        url, {**data, "company": "New Co", "lead_status": "Closed - Converted"}
+    )
+
+    assert response.status_code == 302
+    edited.refresh_from_db()
+    assert edited.needs_push and set(edited.local_modified) == {"company"}
+    assert edited.values["lead_status"] == "Open - Not Contacted"  # read-only: Salesforce owns it
+    sync(site)
+    assert sf_get(sandbox, "Lead", record_id)["Company"] == "New Co"
+
+
+def test_segment_saved_from_a_filter_exports_its_leads_as_csv(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    save = reverse("wagtail_salesforce_sync:segment_save", args=[site.pk])
+    admin_client.post(save + "?f_lead_status=Working+-+Contacted", {"name": "Working leads"})
+
+    segment = Segment.objects.get(site=site, name="Working leads")
+    assert segment.filter["fields"] == {"lead_status": "Working - Contacted"}
+    listing = admin_client.get(reverse("wagtail_salesforce_sync:segments", args=[site.pk]))
+    assert [(s.name, count) for s, count, _q in listing.context["segments"]] == [
+        ("Working leads", 2)
+    ]
+
+    response = admin_client.get(
+        reverse("wagtail_salesforce_sync:segment_export", args=[site.pk, segment.pk])
+    )
+
+    assert response["Content-Type"] == "text/csv"
+    assert 'filename="working-leads.csv"' in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["email"] for row in rows] == ["tech@example.com", "working@example.com"]
+    # A value that a spreadsheet would run as a formula is defused.
+    assert rows[0]["company"] == '\'=HYPERLINK("http://evil")'
+
+
+def test_sync_now_runs_a_cycle_and_the_history_shows_it(
+    admin_client: Client, site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    Lead.objects.create(
+        site=site, email="now@example.com", values={"last_name": "Now"}, needs_push=True
+    )
+
+    response = admin_client.post(reverse("wagtail_salesforce_sync:sync_now", args=[site.pk]))
+
+    assert response.status_code == 302
+    run = SyncRun.objects.get(site=site)  # the test settings run django-q2 tasks inline
+    assert run.created == 1
+    history = admin_client.get(reverse("wagtail_salesforce_sync:runs", args=[site.pk]))
+    assert list(history.context["runs"]) == [run]
+    assert b'id="sync-now"' in history.content
+
+
+def test_runs_page_lists_errors(admin_client: Client, site: Site) -> None:
+    SyncRun.objects.create(
+        site=site,
+        status="partial",
+        errors=[{"message": "STRING_TOO_LONG: Last Name too long", "email": "x@example.com"}],
+    )
+    page = admin_client.get(reverse("wagtail_salesforce_sync:runs", args=[site.pk]))
+    assert b"x@example.com: STRING_TOO_LONG: Last Name too long" in page.content
+
+
+def test_dashboard_panel_shows_the_last_run(site: Site, admin_user: Any) -> None:
+    SyncRun.objects.create(site=site, status="succeeded", pulled=3, pushed=2)
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    panels: list[Any] = []
+
+    add_last_sync_run_panel(request, panels)
+
+    html = panels[0].render_html({})
+    assert "3 pulled, 2 pushed" in html
+
+
+def test_views_need_the_manage_permission(
+    django_user_model: Any, site: Site, leads: list[Lead]
+) -> None:
+    user = django_user_model.objects.create_user("editor", password="x")  # noqa: S106
+    # A Wagtail editor, but without the plugin's "manage Salesforce connection" permission.
+    group = Group.objects.create(name="Editors without Salesforce")
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    user.groups.add(group)
+    client = Client()
+    client.force_login(user)
+    for name, args in [
+        ("leads", [site.pk]),
+        ("edit", [site.pk, leads[0].pk]),
+        ("export", [site.pk]),
+        ("runs", [site.pk]),
+        ("segments", [site.pk]),
+    ]:
+        assert client.get(reverse(f"wagtail_salesforce_sync:{name}", args=args)).status_code == 403
+    assert (
+        client.post(reverse("wagtail_salesforce_sync:sync_now", args=[site.pk])).status_code == 403
+    )

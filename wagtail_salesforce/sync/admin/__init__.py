@@ -1,0 +1,1 @@
+"""Wagtail admin for the sync: leads (list, filter, edit), segments, sync runs."""
