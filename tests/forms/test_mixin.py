@@ -128,3 +128,49 @@ def test_the_sweeper_schedule_is_registered_once(db: None) -> None:
     schedule = Schedule.objects.get(name=SWEEP_SCHEDULE_NAME)
     assert schedule.func == "wagtail_salesforce.tasks.sweep_outbox"
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_notification_email_is_sent_after_the_commit(
+    site: Site, connection: SalesforceConnection, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    page = landing_page(site, "lead-full")
+    page.to_address = "sales@example.com"
+    page.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_form(page).status_code == 200
+        assert mail.outbox == []  # not while the transaction is open
+
+    assert [message.to for message in mail.outbox] == [["sales@example.com"]]
+
+
+def test_a_failing_mail_server_does_not_lose_the_submission(
+    site: Site,
+    connection: SalesforceConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import smtplib
+
+    from wagtail.contrib.forms import models as form_models
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise smtplib.SMTPServerDisconnected("mail server went away")
+
+    monkeypatch.setattr(form_models, "send_mail", refuse)
+    monkeypatch.setattr(Conf, "SYNC", False)
+    page = landing_page(site, "lead-full")
+    page.to_address = "sales@example.com"
+    page.save()
+
+    with (
+        pytest.raises(smtplib.SMTPServerDisconnected),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        post_form(page)
+
+    assert FormSubmission.objects.filter(page=page).count() == 1
+    assert OutboxEntry.objects.get().state == OutboxState.PENDING
+    assert OrmQ.objects.count() == 1  # delivery was queued before the mail was attempted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
@@ -57,12 +58,28 @@ class SalesforceFormMixin(models.Model):
             self._salesforce_request = None
 
     def process_form_submission(self, form: Any) -> Any:
-        # The submission and its outbox entry commit together, or neither does.
-        with transaction.atomic():
-            submission = super().process_form_submission(form)  # type: ignore[misc]
-            if self.salesforce_mapping:
-                self.create_outbox_entry(form, submission)
+        # The submission and its outbox entry commit together, or neither does. Email (from
+        # EmailFormMixin) is sent after the commit: a slow or failing mail server must neither
+        # hold the transaction open nor roll the submission back.
+        self._salesforce_deferred_mail: list[Callable[[], None]] | None = []
+        try:
+            with transaction.atomic():
+                submission = super().process_form_submission(form)  # type: ignore[misc]
+                if self.salesforce_mapping:
+                    self.create_outbox_entry(form, submission)
+                for send in self._salesforce_deferred_mail:
+                    transaction.on_commit(send)
+        finally:
+            self._salesforce_deferred_mail = None
         return submission
+
+    def send_mail(self, form: Any) -> None:
+        send = super().send_mail  # type: ignore[misc]  # EmailFormMixin's, when the page has it
+        deferred = getattr(self, "_salesforce_deferred_mail", None)
+        if deferred is None:
+            send(form)
+        else:
+            deferred.append(lambda: send(form))
 
     def create_outbox_entry(self, form: Any, submission: Any) -> Any:
         """Store the delivery job; enqueue the delivery task for after the commit."""
