@@ -70,6 +70,7 @@ def test_the_panel_warns_when_a_field_the_mapping_needs_was_replaced(
     html = edit_page_html(admin_client, page)
 
     assert "data-salesforce-missing-fields" in html
+    assert "This form has no field named last_name that the mapping needs." in html
     assert "missing: last_name" in html
 
 

@@ -88,13 +88,15 @@ class SalesforceMappingPanel(Panel):
             feeds: list[FieldFeed] = []
             if self.mapping is not None:
                 feeds = describe_feeds(self.mapping, page_field_names(self.instance))
+            missing = sorted({name for feed in feeds for name in feed.missing})
             context.update(
                 {
                     "mapping_key": self.mapping_key,
                     "mapping": self.mapping,
                     "config_error": self.config_error,
                     "feeds": feeds,
-                    "missing": sorted({name for feed in feeds for name in feed.missing}),
+                    "missing": ", ".join(missing),
+                    "missing_count": len(missing),
                     "unknown_mapping": bool(
                         self.mapping_key and self.mapping is None and not self.config_error
                     ),
