@@ -276,3 +276,17 @@ def test_a_site_without_a_connection_pauses(site: Site, sandbox: Any) -> None:
     assert deliver_entry(entry.pk) == OutboxState.PAUSED
     entry.refresh_from_db()
     assert entry.attempts == 0 and entry.last_error_code == "NotConnected"
+
+
+def test_an_untrusted_certificate_is_retried_not_dropped(
+    site: Site, connection: SalesforceConnection, sandbox: Any, settings: Any
+) -> None:
+    # Without the sandbox's CA the system trust store rejects its certificate.
+    settings.WAGTAIL_SALESFORCE = {**settings.WAGTAIL_SALESFORCE, "CA_FILE": None}
+    entry = make_entry(site, "lead-plain", email="tls@example.com", last_name="T")
+
+    assert deliver_entry(entry.pk) == OutboxState.RETRYING
+
+    entry.refresh_from_db()
+    assert entry.last_error_code == "TLS_VERIFICATION_FAILED" and entry.attempts == 1
+    assert leads_with_email(sandbox, "tls@example.com") == []

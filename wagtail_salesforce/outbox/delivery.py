@@ -50,6 +50,7 @@ from wagtail_salesforce.exceptions import (
     PermissionDenied,
     QueryError,
     RecordRejected,
+    TLSVerificationFailed,
     TransientError,
 )
 
@@ -211,6 +212,9 @@ def deliver_claimed(entry_id: int, token: str) -> str | None:
                 error.fields,
                 attempts=entry.attempts + 1,
             )
+        except TLSVerificationFailed as error:
+            # A certificate problem is fixed on the server (CA_FILE); keep the entry meanwhile.
+            _retry(entry, token, "TLS_VERIFICATION_FAILED", str(error), [])
         except (TransientError, OutcomeUnknown, ApiError) as error:
             _retry(entry, token, _error_code(error), _error_message(error), _error_fields(error))
         except Exception as error:
