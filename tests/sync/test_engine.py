@@ -128,3 +128,41 @@ def test_push_looks_up_before_creating_across_match_objects(
     assert (lead.sf_object, lead.sf_id) == ("Contact", contact_id)
     assert sf_records(sandbox, "Lead") == []
     assert sf_get(sandbox, "Contact", contact_id)["Title"] == "CTO"
+
+
+def test_pull_window_reaches_back_by_the_overlap_only_while_late_commits_are_possible(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    from wagtail_salesforce.client import client_for
+    from wagtail_salesforce.config import get_config
+    from wagtail_salesforce.sync.engine import Cycle
+    from wagtail_salesforce.sync.models import SyncRun
+
+    overlap = datetime.timedelta(minutes=5)
+    mark = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
+    cycle = Cycle(
+        site, client_for(site), get_config().sync, SyncRun(site=site), connection_id=connection.pk
+    )
+
+    def since(pulled_at: datetime.datetime | None) -> datetime.datetime | None:
+        state = SyncState(
+            connection=connection, sobject="Lead", watermark=mark, pulled_at=pulled_at
+        )
+        return cycle._since(state, overlap)
+
+    assert since(None) == mark - overlap
+    # A change unseen by a pull that started at t was stamped at t - overlap or later.
+    assert since(mark + datetime.timedelta(seconds=30)) == mark - datetime.timedelta(minutes=4.5)
+    assert since(mark + datetime.timedelta(minutes=3)) == mark - datetime.timedelta(minutes=2)
+    assert since(mark + datetime.timedelta(minutes=10)) == mark
+    assert (
+        Cycle(
+            site,
+            client_for(site),
+            get_config().sync,
+            SyncRun(site=site),
+            connection_id=connection.pk,
+            full=True,
+        )._since(SyncState(watermark=mark, pulled_at=mark), overlap)
+        is None
+    )

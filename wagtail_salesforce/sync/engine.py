@@ -181,9 +181,11 @@ class Cycle:
         for sobject, state in states.items():
             select = soql_field_list(self.mapping.select(sobject))
             where = ""
-            if state.watermark is not None and not self.full:
-                where = f" WHERE SystemModstamp >= {soql_datetime(state.watermark - overlap)}"
+            since = self._since(state, overlap)
+            if since is not None:
+                where = f" WHERE SystemModstamp >= {soql_datetime(since)}"
             queries[sobject] = f"SELECT {select} FROM {sobject}{where} ORDER BY SystemModstamp"  # noqa: S608
+        started = timezone.now()
         # Every object's first page in one call: an idle cycle costs exactly this call.
         pages = remote.composite_queries(self.client, queries, include_deleted=True)
         # Leads first: a conversion relinks the local lead to its Contact before the Contact's
@@ -196,8 +198,22 @@ class Cycle:
                     newest = stamp
                 self.keep_alive()
             # Only now is everything up to ``newest`` stored.
-            if newest != states[sobject].watermark:
-                SyncState.objects.filter(pk=states[sobject].pk).update(watermark=newest)
+            SyncState.objects.filter(pk=states[sobject].pk).update(
+                watermark=newest, pulled_at=started
+            )
+
+    def _since(self, state: SyncState, overlap: datetime.timedelta) -> datetime.datetime | None:
+        """The lower bound of the next pull, None for everything.
+
+        A change can commit after records with later stamps were read, but not more than
+        ``overlap`` after its stamp. So re-read from ``watermark - overlap``, or only from the
+        watermark once the previous pull started more than ``overlap`` after it.
+        """
+        if state.watermark is None or self.full:
+            return None
+        if state.pulled_at is None:
+            return state.watermark - overlap
+        return min(state.watermark, max(state.pulled_at - overlap, state.watermark - overlap))
 
     @transaction.atomic
     def _store_pulled(

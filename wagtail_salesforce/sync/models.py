@@ -106,6 +106,9 @@ class SyncState(models.Model):
     )
     sobject = models.CharField(max_length=80)
     watermark = models.DateTimeField(null=True, blank=True)
+    # When the last complete pull of this object started: once the overlap window has passed
+    # since then, late commits before the watermark are impossible and the overlap can shrink.
+    pulled_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
