@@ -1,5 +1,12 @@
-"""A real django-q2 cluster delivers the outbox; it is killed with SIGKILL mid-delivery and
-restarted, and every submission still lands in Salesforce exactly once."""
+"""Real django-q2 clusters deliver the outbox; one is killed with SIGKILL mid-delivery and
+restarted, and every submission still lands in Salesforce exactly once.
+
+Two set-ups: the embedded default (one cluster, SQLite file, ORM broker), and the scale-out one
+(two clusters at once on PostgreSQL and Redis, where the sweeper claims rows with
+``select_for_update(skip_locked=True)``). The second needs PostgreSQL (localhost:5432, user
+postgres, trust auth) and Redis (localhost:6379); without them it is skipped, unless
+``REQUIRE_SERVICES=1``, when it fails instead.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,59 @@ import collections
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("outbox_worker.py")
 SUBMISSIONS = 40
+STATES_SQL = (
+    "SELECT state, claim_token != '' AS claimed, count(*) "
+    "FROM wagtail_salesforce_outboxentry GROUP BY state, claimed"
+)
 
 
-def _env(sandbox: Any, database: Path, config_file: Path) -> dict[str, str]:
+@dataclass
+class Backend:
+    env: dict[str, str]
+    clusters: int
+    rows: Callable[[], list[tuple[str, bool, int]]]
+
+
+def _reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require_services() -> None:
+    missing = [
+        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)
+    ]
+    if missing:
+        message = f"{' and '.join(missing)} not reachable on localhost"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
+        pytest.skip(message)
+
+
+def _base_env(sandbox: Any, config_file: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "example_site")]),
         "DJANGO_SETTINGS_MODULE": "tests.outbox.worker_settings",
-        "OUTBOX_TEST_DATABASE": str(database),
         "OUTBOX_TEST_WAGTAIL_SALESFORCE": json.dumps(
             {
                 "CA_FILE": sandbox.ca_file,
@@ -40,6 +82,47 @@ def _env(sandbox: Any, database: Path, config_file: Path) -> dict[str, str]:
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
+
+
+@pytest.fixture(params=["sqlite-orm", "postgres-redis"])
+def backend(
+    request: pytest.FixtureRequest, sandbox: Any, config_file: Path, tmp_path: Path
+) -> Iterator[Backend]:
+    env = _base_env(sandbox, config_file)
+    if request.param == "sqlite-orm":
+        database = tmp_path / "outbox.sqlite3"
+        env["OUTBOX_TEST_DATABASE"] = str(database)
+
+        def sqlite_rows() -> list[tuple[str, bool, int]]:
+            with sqlite3.connect(database, timeout=30) as db:
+                return db.execute(STATES_SQL).fetchall()
+
+        yield Backend(env, clusters=1, rows=sqlite_rows)
+        return
+
+    _require_services()
+    import psycopg
+    import redis
+
+    name = f"wsf_outbox_{uuid.uuid4().hex[:10]}"
+    admin_dsn = "host=localhost user=postgres dbname=postgres"
+    with psycopg.connect(admin_dsn, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    env["OUTBOX_TEST_PG_DATABASE"] = name
+    env["OUTBOX_TEST_QUEUE"] = name
+
+    def pg_rows() -> list[tuple[str, bool, int]]:
+        with psycopg.connect(f"host=localhost user=postgres dbname={name}") as db:
+            return list(db.execute(STATES_SQL).fetchall())
+
+    try:
+        yield Backend(env, clusters=2, rows=pg_rows)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        queue = redis.Redis(host="localhost", port=6379)
+        for key in queue.scan_iter(f"*{name}*"):
+            queue.delete(key)
 
 
 def _run(env: dict[str, str], *arguments: str, timeout: float = 240) -> str:
@@ -78,14 +161,9 @@ def _stop(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         process.wait(timeout=20)
 
 
-def _states(database: Path) -> dict[str, Any]:
-    with sqlite3.connect(database, timeout=30) as db:
-        rows = db.execute(
-            "SELECT state, claim_token != '' AS claimed, count(*) "
-            "FROM wagtail_salesforce_outboxentry GROUP BY state, claimed"
-        ).fetchall()
-    states: dict[str, Any] = collections.Counter()
-    for state, claimed, count in rows:
+def _states(backend: Backend) -> dict[str, int]:
+    states: dict[str, int] = collections.Counter()
+    for state, claimed, count in backend.rows():
         states[state] += count
         if claimed and state in ("pending", "retrying"):
             states["in_flight"] += count
@@ -93,13 +171,11 @@ def _states(database: Path) -> dict[str, Any]:
 
 
 def test_a_cluster_killed_mid_delivery_and_restarted_delivers_each_submission_once(
-    sandbox: Any, tmp_path: Path, config_file: Path
+    backend: Backend, sandbox: Any, tmp_path: Path
 ) -> None:
-    database = tmp_path / "outbox.sqlite3"
-    env = _env(sandbox, database, config_file)
     token = sandbox.password_token()
     _run(
-        env,
+        backend.env,
         "seed",
         sandbox.login_url,
         sandbox.client_id,
@@ -111,28 +187,28 @@ def test_a_cluster_killed_mid_delivery_and_restarted_delivers_each_submission_on
     sandbox.faults.add("latency", latency_ms=400, method="POST", path=r"/sobjects/Lead/?$")
     log = tmp_path / "qcluster.log"
 
-    cluster = _start_cluster(env, log)
+    clusters = [_start_cluster(backend.env, log) for _ in range(backend.clusters)]
+    victim, survivors = clusters[0], clusters[1:]
     try:
         deadline = time.monotonic() + 90
         while True:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
-            assert cluster.poll() is None, log.read_text()[-3000:]
-            states = _states(database)
+            assert victim.poll() is None, log.read_text()[-3000:]
+            states = _states(backend)
             if states["delivered"] >= 5 and states["in_flight"]:
                 break
             time.sleep(0.05)
-        _stop(cluster, signal.SIGKILL)
-        at_kill = _states(database)
-    finally:
-        _stop(cluster, signal.SIGKILL)
-    assert at_kill["delivered"] < SUBMISSIONS and at_kill["in_flight"] >= 1
+        _stop(victim, signal.SIGKILL)
+        at_kill = _states(backend)
+        assert at_kill["delivered"] < SUBMISSIONS and at_kill["in_flight"] >= 1
 
-    sandbox.faults.clear()
-    restarted = _start_cluster(env, log)
-    try:
-        final = json.loads(_run(env, "drain", "120"))
+        sandbox.faults.clear()
+        survivors.append(_start_cluster(backend.env, log))  # the restart
+        final = json.loads(_run(backend.env, "drain", "120"))
     finally:
-        _stop(restarted, signal.SIGTERM)
+        _stop(victim, signal.SIGKILL)
+        for cluster in survivors:
+            _stop(cluster, signal.SIGTERM)
 
     assert final == {"delivered": SUBMISSIONS}
     per_email = collections.Counter(str(lead.get("Email")) for lead in sandbox.org.records("Lead"))

@@ -1,21 +1,17 @@
-"""Settings for the multi-process outbox test: the test settings on a shared SQLite file and a
-real django-q2 cluster on the ORM broker (not the inline sync mode)."""
+"""Settings for the multi-process outbox tests: the test settings on a database shared by
+processes, with a real django-q2 cluster (not the inline sync mode).
+
+``OUTBOX_TEST_PG_DATABASE`` set: PostgreSQL on localhost and a Redis broker (queue
+``OUTBOX_TEST_QUEUE``); otherwise the SQLite file ``OUTBOX_TEST_DATABASE`` and the ORM broker.
+"""
 
 import json
 import os
 
 from tests.settings import *  # noqa: F403
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["OUTBOX_TEST_DATABASE"],
-        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
-    }
-}
 Q_CLUSTER = {
-    "name": "wagtail_salesforce_outbox_workers",
-    "orm": "default",
+    "name": os.environ.get("OUTBOX_TEST_QUEUE", "wagtail_salesforce_outbox_workers"),
     "workers": 2,
     "sync": False,
     "catch_up": False,
@@ -24,6 +20,26 @@ Q_CLUSTER = {
     "poll": 0.1,
     "ack_failures": True,
 }
+if os.environ.get("OUTBOX_TEST_PG_DATABASE"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["OUTBOX_TEST_PG_DATABASE"],
+            "USER": "postgres",
+            "HOST": "localhost",
+            "PORT": "5432",
+        }
+    }
+    Q_CLUSTER["redis"] = {"host": "localhost", "port": 6379, "db": 0}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["OUTBOX_TEST_DATABASE"],
+            "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+    Q_CLUSTER["orm"] = "default"
 WAGTAIL_SALESFORCE = json.loads(os.environ["OUTBOX_TEST_WAGTAIL_SALESFORCE"])
 # JSON has no tuples; requests wants the (connect, read) timeout as one.
 WAGTAIL_SALESFORCE["TIMEOUT"] = tuple(WAGTAIL_SALESFORCE.get("TIMEOUT", (5.0, 30.0)))
