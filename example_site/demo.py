@@ -31,10 +31,10 @@ def _start(cmd: list[str], env: dict[str, str], name: str, **kwargs: object) -> 
     return subprocess.Popen(cmd, env=env, cwd=EXAMPLE_DIR, start_new_session=True, **kwargs)  # noqa: S603
 
 
-def _read_sandbox_facts(stdout: IO[str], timeout: float = 30.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
+def _read_sandbox_facts(stdout: IO[str]) -> dict[str, object]:
+    """The sandbox's first stdout line: one JSON object with its URLs and credentials."""
     line = stdout.readline()
-    if not line or time.monotonic() > deadline:
+    if not line:
         raise RuntimeError("the sandbox exited before printing its start-up line")
     return json.loads(line)
 
@@ -63,23 +63,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="the example site's port")
     parser.add_argument("--sandbox-port", type=int, default=8001, help="sandbox login/browser port")
     parser.add_argument("--sandbox-api-port", type=int, default=8443, help="sandbox HTTPS API port")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR,
+                        help="where the database and the sandbox's records are kept")
     options = parser.parse_args(argv)
 
-    STATE_DIR.mkdir(exist_ok=True)
+    state_dir: Path = options.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env["SQLITE_PATH"] = str(STATE_DIR / "db.sqlite3")
+    env["SQLITE_PATH"] = str(state_dir / "db.sqlite3")
     env["DJANGO_SETTINGS_MODULE"] = "example_site.settings"
     env["PYTHONUNBUFFERED"] = "1"
     env["WAGTAILADMIN_BASE_URL"] = f"http://127.0.0.1:{options.port}"
 
     processes: list[tuple[str, subprocess.Popen]] = []
-    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
+    # Installed explicitly: a process started in the background inherits an ignored SIGINT.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         sandbox = _start(
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--host", "127.0.0.1",
                 "--port", str(options.sandbox_port),
                 "--api-port", str(options.sandbox_api_port),
-                "--data", str(STATE_DIR / "sandbox.sqlite3"),
+                "--state-dir", str(state_dir / "sandbox-tls"),
+                "--data", str(state_dir / "sandbox.sqlite3"),
             ],
             env, "the Salesforce sandbox", stdout=subprocess.PIPE, text=True,
         )

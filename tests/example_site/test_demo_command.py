@@ -1,0 +1,113 @@
+"""`make demo` runs example_site/demo.py: it must come up and stop every process on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children_of(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (read from /proc, no extra dependency)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _process_groups(pids: set[int]) -> set[int]:
+    return {os.getpgid(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def _alive_in_groups(groups: set[int]) -> list[int]:
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) in groups and (
+                    "Z" not in (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                ):
+                    alive.append(int(entry.name))
+            except (OSError, ProcessLookupError):
+                continue
+    return alive
+
+
+def test_demo_serves_the_site_and_sandbox_then_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    port, sandbox_port, api_port = _free_port(), _free_port(), _free_port()
+    demo = subprocess.Popen(
+        [sys.executable, str(REPO / "example_site" / "demo.py"), "--port", str(port),
+         "--sandbox-port", str(sandbox_port), "--sandbox-api-port", str(api_port),
+         "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Press Ctrl-C to stop everything." in line:
+                break
+        banner = "".join(output)
+        assert "Press Ctrl-C to stop everything." in banner, banner
+        assert "Admin login:     admin / demo-password" in banner
+
+        site = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        landing = None
+        while time.monotonic() < deadline:
+            try:
+                landing = requests.get(f"{site}/contact-us/", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)  # runserver is still binding its port; poll until the deadline
+        assert landing is not None and landing.status_code == 200
+        assert 'name="email"' in landing.text
+        browser = requests.get(f"http://127.0.0.1:{sandbox_port}/", timeout=5)
+        assert browser.status_code == 200
+
+        children = _children_of(demo.pid)
+        groups = _process_groups(children) | {os.getpgid(demo.pid)}
+        assert len(children) >= 3  # sandbox, web server, django-q2 cluster (and its workers)
+
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while _alive_in_groups(groups) and time.monotonic() < deadline:
+            time.sleep(0.2)  # children finish their own shutdown; poll until the deadline
+        assert _alive_in_groups(groups) == []
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
