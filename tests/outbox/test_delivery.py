@@ -290,3 +290,59 @@ def test_an_untrusted_certificate_is_retried_not_dropped(
     entry.refresh_from_db()
     assert entry.last_error_code == "TLS_VERIFICATION_FAILED" and entry.attempts == 1
     assert leads_with_email(sandbox, "tls@example.com") == []
+
+
+def test_a_missing_record_type_or_campaign_fails_before_anything_is_written(
+    site: Site, connection: SalesforceConnection, sandbox: Any, config_file: Path
+) -> None:
+    write_config(
+        config_file,
+        CONFIG_YAML.replace("record_type: Web_Inquiry", "record_type: No_Such_Type").replace(
+            "campaign: {name: Autumn Webinar}", "campaign: {name: Winter Gala}"
+        ),
+    )
+    typed = make_entry(site, "lead-full", email="rt@example.com", last_name="R")
+    campaigned = make_entry(site, "lead-plain", email="cp@example.com", last_name="C")
+
+    assert deliver_entry(typed.pk) == OutboxState.DEAD
+    assert deliver_entry(campaigned.pk) == OutboxState.DEAD
+
+    typed.refresh_from_db()
+    campaigned.refresh_from_db()
+    assert typed.last_error_code == "RECORD_TYPE_NOT_FOUND"
+    assert "No_Such_Type" in typed.last_error_message
+    assert campaigned.last_error_code == "CAMPAIGN_NOT_FOUND"
+    assert "Winter Gala" in campaigned.last_error_message
+    assert leads_with_email(sandbox, "rt@example.com") == []
+    assert leads_with_email(sandbox, "cp@example.com") == []
+
+
+def test_retry_delays_grow_exponentially_with_full_jitter_under_the_cap(settings: Any) -> None:
+    from wagtail_salesforce.outbox.delivery import retry_delay
+
+    settings.WAGTAIL_SALESFORCE = {
+        **settings.WAGTAIL_SALESFORCE,
+        "OUTBOX_RETRY_BASE_SECONDS": 10.0,
+        "OUTBOX_RETRY_MAX_SECONDS": 60.0,
+    }
+    first = [retry_delay(1) for _ in range(200)]
+    late = [retry_delay(10) for _ in range(200)]
+
+    assert all(0.0 <= delay <= 10.0 for delay in first)
+    assert all(0.0 <= delay <= 60.0 for delay in late)
+    assert max(late) > 10.0  # later attempts wait longer than the first could
+    assert len(set(first)) > 100  # jittered, not a fixed schedule
+
+
+def test_a_sweep_stops_at_its_limit_and_leaves_the_rest_due(
+    site: Site, connection: SalesforceConnection
+) -> None:
+    for n in range(3):
+        make_entry(site, "lead-plain", email=f"s{n}@example.com", last_name="S")
+
+    first = sweep(limit=2)
+    second = sweep(limit=2)
+
+    assert first.attempted == 2 and second.attempted == 1
+    assert set(OutboxEntry.objects.values_list("state", flat=True)) == {OutboxState.DELIVERED}
+    assert OutboxEntry.objects.filter(claim_token="").count() == 3  # every lease released
