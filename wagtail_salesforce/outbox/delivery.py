@@ -528,8 +528,9 @@ def _update_match(
     try:
         if data:
             client.update(match.sobject, match.record_id, data)
-    except ConvertedLead as error:
-        # Converted between our look-up and the update: the next attempt follows it.
+    except (ConvertedLead, NotFound) as error:
+        # Converted or deleted between our look-up and the update: the next attempt looks
+        # again (and follows the conversion, or creates a new record).
         raise TransientError(error.message, error_code=error.error_code) from error
     return Target(match.sobject, match.record_id, "updated")
 
