@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ def ensure_schedules(**_kwargs: Any) -> None:
     from django_q.models import Schedule
 
     using = _kwargs.get("using") or DEFAULT_DB_ALIAS
+    if Schedule._meta.db_table not in connections[using].introspection.table_names():
+        # post_migrate also fires for runs that have not migrated django_q (yet).
+        logger.info("django_q is not migrated on %r; the outbox sweeper is not scheduled", using)
+        return
     Schedule.objects.using(using).update_or_create(
         name=SWEEP_SCHEDULE_NAME,
         defaults={

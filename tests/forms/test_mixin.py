@@ -174,3 +174,24 @@ def test_a_failing_mail_server_does_not_lose_the_submission(
     assert FormSubmission.objects.filter(page=page).count() == 1
     assert OutboxEntry.objects.get().state == OutboxState.PENDING
     assert OrmQ.objects.count() == 1  # delivery was queued before the mail was attempted
+
+
+def test_the_schedule_registration_runs_as_a_post_migrate_handler(db: None) -> None:
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(ensure_schedules, dispatch_uid="test-outbox-schedules")
+    try:
+        post_migrate.send(
+            sender=apps.get_app_config("wagtail_salesforce"),
+            app_config=apps.get_app_config("wagtail_salesforce"),
+            verbosity=0,
+            interactive=False,
+            using="default",
+            apps=apps,
+            plan=[],
+        )
+    finally:
+        post_migrate.disconnect(dispatch_uid="test-outbox-schedules")
+
+    assert Schedule.objects.filter(name=SWEEP_SCHEDULE_NAME).count() == 1
