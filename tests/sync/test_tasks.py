@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 from django.dispatch import receiver
@@ -96,7 +97,9 @@ def test_form_submission_upserts_the_local_lead_by_normalised_email(site: Site) 
         "contact-us",
     )
     second = upsert_lead_from_form(
-        site, {"email": "form@example.COM", "first_name": "Faye", "last_name": "Form"}, "contact-us"
+        site.pk,  # the form mixin knows the site by id
+        {"email": "form@example.COM", "first_name": "Faye", "last_name": "Form"},
+        "contact-us",
     )
 
     assert first is not None and second is not None and first.pk == second.pk
@@ -112,6 +115,13 @@ def test_form_submission_upserts_the_local_lead_by_normalised_email(site: Site) 
 def test_form_without_email_or_unknown_mapping_makes_no_lead(site: Site) -> None:
     assert upsert_lead_from_form(site, {"first_name": "Nobody"}, "contact-us") is None
     assert upsert_lead_from_form(site, {"email": "x@example.com"}, "no-such-form") is None
+    assert not Lead.objects.exists()
+
+
+def test_invalid_config_never_breaks_a_form_submission(site: Site, config_file: Path) -> None:
+    config_file.write_text("version: 1\nsync: {enabled: maybe}\n", encoding="utf-8")
+
+    assert upsert_lead_from_form(site, {"email": "x@example.com"}, "contact-us") is None
     assert not Lead.objects.exists()
 
 

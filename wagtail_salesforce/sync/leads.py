@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from wagtail.models import Site
 
-from wagtail_salesforce.config import Direction, get_config
+from wagtail_salesforce.config import ConfigError, Direction, get_config
 from wagtail_salesforce.outbox.payload import build_payload
 
 from .models import Lead, LeadOrigin, normalise_email
@@ -18,7 +18,9 @@ from .models import Lead, LeadOrigin, normalise_email
 logger = logging.getLogger(__name__)
 
 
-def upsert_lead_from_form(site: Site, data: Mapping[str, Any], mapping_key: str) -> Lead | None:
+def upsert_lead_from_form(
+    site: Site | int, data: Mapping[str, Any], mapping_key: str
+) -> Lead | None:
     """Create or update the local lead a form submission describes; None without an email.
 
     The mapping's Salesforce fields are translated to sync fields through the YAML ``sync``
@@ -26,8 +28,15 @@ def upsert_lead_from_form(site: Site, data: Mapping[str, Any], mapping_key: str)
     the form itself delivers to a ``match``/``create_as`` object, the outbox creates the
     Salesforce record and the next pull links it, so a new lead is not pushed by the sync too
     (that would race the outbox into a duplicate); a lead already linked pushes its changes.
+
+    Safe to call inside the submission's transaction: an invalid YAML is logged, not raised, so
+    it can never roll a visitor's submission back.
     """
-    config = get_config()
+    try:
+        config = get_config()
+    except ConfigError:
+        logger.exception("Form lead not stored: the Salesforce config is invalid")
+        return None
     mapping = config.forms.get(mapping_key)
     if config.sync is None or mapping is None:
         return None
@@ -53,10 +62,13 @@ def upsert_lead_from_form(site: Site, data: Mapping[str, Any], mapping_key: str)
     return None
 
 
-def _upsert(site: Site, email: str, values: dict[str, Any], delivered_by_outbox: bool) -> Lead:
-    lead = Lead.objects.select_for_update().filter(site=site, email=email).first()
+def _upsert(
+    site: Site | int, email: str, values: dict[str, Any], delivered_by_outbox: bool
+) -> Lead:
+    site_id = site if isinstance(site, int) else site.pk
+    lead = Lead.objects.select_for_update().filter(site_id=site_id, email=email).first()
     if lead is None:
-        lead = Lead(site=site, email=email, source=LeadOrigin.FORM)
+        lead = Lead(site_id=site_id, email=email, source=LeadOrigin.FORM)
     waiting = lead.needs_push
     when = timezone.now()
     for name, value in values.items():
