@@ -9,8 +9,8 @@
         store COUNT outbox entries (emails chaos{n}@example.com) and queue their delivery
     worker.py lease-hold
         take the sync lease of the default site's connection, print it, then hang (to be killed)
-    worker.py lease-try
-        try to take the lease once; print whether it was granted
+    worker.py lease-takeover SECONDS
+        try to take the lease at once, then until it is granted (at most SECONDS); print both
     worker.py sync
         run one sync cycle of the default site; print its summary
     worker.py pump SECONDS
@@ -126,14 +126,20 @@ def lease_hold() -> None:
         time.sleep(1)
 
 
-def lease_try() -> None:
+def lease_takeover(seconds: float) -> None:
     from wagtail_salesforce.sync import lease
 
+    connection_id = _connection_id()
     holder = lease.new_holder_id()
-    granted = lease.acquire(_connection_id(), holder)
+    started = time.monotonic()
+    at_once = lease.acquire(connection_id, holder)
+    granted = at_once
+    while not granted and time.monotonic() - started < seconds:
+        time.sleep(0.1)
+        granted = lease.acquire(connection_id, holder)
     if granted:
-        lease.release(_connection_id(), holder)
-    _print({"granted": granted, "holder": holder})
+        lease.release(connection_id, holder)
+    _print({"at_once": at_once, "granted": granted, "waited": time.monotonic() - started})
 
 
 def sync() -> None:
@@ -183,7 +189,7 @@ COMMANDS = {
     "seed": (seed, [str, str, str, str]),
     "submissions": (submissions, [int, int]),
     "lease-hold": (lease_hold, []),
-    "lease-try": (lease_try, []),
+    "lease-takeover": (lease_takeover, [float]),
     "sync": (sync, []),
     "pump": (pump, [float]),
     "state": (state, []),
