@@ -10,4 +10,12 @@ class WagtailSalesforceConfig(AppConfig):
 
     def ready(self) -> None:
         # Checks register themselves on import; importing here keeps start-up in one place.
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401
+        from .tasks import ensure_schedules
+
+        # Schedules are (re)registered idempotently after every migrate, on every node.
+        post_migrate.connect(
+            ensure_schedules, sender=self, dispatch_uid="wagtail_salesforce.ensure_schedules"
+        )

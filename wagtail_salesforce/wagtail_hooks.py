@@ -17,6 +17,7 @@ from wagtail.admin.ui.components import Component
 from wagtail_salesforce.admin import urls as admin_urls
 from wagtail_salesforce.admin.views import user_can_manage
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.outbox import admin_hooks as outbox_hooks
 
 
 @hooks.register("register_admin_urls")
@@ -95,3 +96,10 @@ def register_log_actions(actions: Any) -> None:
         _("Salesforce re-authorisation required"),
         _("Salesforce refused the refresh token: re-authorisation required"),
     )
+
+
+# The outbox: Reports → Salesforce outbox, Retry, its permission and log actions.
+hooks.register("register_admin_urls", outbox_hooks.admin_urls)
+hooks.register("register_reports_menu_item", outbox_hooks.reports_menu_item)
+hooks.register("register_permissions", outbox_hooks.permissions)
+hooks.register("register_log_actions", outbox_hooks.register_log_actions)

@@ -17,8 +17,6 @@ from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
 from .conftest import CONFIG_YAML, leads_with_email, make_entry, write_config
 
-pytestmark = pytest.mark.urls("tests.outbox.urls")
-
 
 @pytest.fixture
 def admin_client(django_user_model: Any) -> Client:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.test import RequestFactory
 from django.urls import URLResolver
 
 from wagtail_salesforce.outbox import admin_hooks
-
-pytestmark = pytest.mark.urls("tests.outbox.urls")
 
 
 def test_admin_urls_mount_the_report_under_salesforce_outbox() -> None:

@@ -57,15 +57,19 @@ def user_can_manage(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_active and user.has_perm(PERMISSION))
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse:
-    return TemplateResponse(request, "wagtail_salesforce/forbidden.html", {}, status=403)
+def forbidden_response(request: HttpRequest, message: str | None = None) -> HttpResponse:
+    """A 403 page inside the admin. Raising PermissionDenied would not do: Wagtail's admin URL
+    wrapper turns it into a redirect to the dashboard, and these views promise a real 403."""
+    return TemplateResponse(
+        request, "wagtail_salesforce/forbidden.html", {"message": message}, status=403
+    )
 
 
 def manage_permission_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not user_can_manage(request.user):
-            return _forbidden(request)
+            return forbidden_response(request)
         return view(request, *args, **kwargs)
 
     return wrapped

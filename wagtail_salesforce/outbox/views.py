@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import django_filters
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +20,7 @@ from wagtail.admin.views.reports import ReportView
 from wagtail.log_actions import log
 from wagtail.log_actions import registry as log_registry
 
+from wagtail_salesforce.admin.views import forbidden_response
 from wagtail_salesforce.connection.models import SalesforceConnection
 
 from .delivery import schedule_retry
@@ -42,6 +42,16 @@ def _ensure_log_action() -> None:
     # Until the hook is wired into wagtail_hooks.py, register the action on first use.
     if not log_registry.action_exists(RETRY_ACTION):
         register_log_actions(log_registry)
+
+
+def outbox_forbidden(request: HttpRequest) -> HttpResponse:
+    return forbidden_response(
+        request,
+        _(
+            "You do not have permission to view the Salesforce outbox. Ask an administrator for "
+            "the “Can view and retry the Salesforce outbox” permission."
+        ),
+    )
 
 
 def user_can_view_outbox(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -95,7 +105,7 @@ class OutboxReportView(ReportView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not user_can_view_outbox(request.user):
-            raise PermissionDenied
+            return outbox_forbidden(request)
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
@@ -132,7 +142,7 @@ class OutboxReportView(ReportView):
 def retry_view(request: HttpRequest) -> HttpResponse:
     """Put the selected entries (``POST entry=<id>`` repeated) back in line and deliver them."""
     if not user_can_view_outbox(request.user):
-        raise PermissionDenied
+        return outbox_forbidden(request)
     try:
         ids = [int(value) for value in request.POST.getlist("entry")]
     except ValueError:
