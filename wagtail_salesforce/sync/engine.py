@@ -25,7 +25,12 @@ from django.db.models import Q
 from django.utils import timezone
 from wagtail.models import Site
 
-from wagtail_salesforce.client import SalesforceClient, soql_field_list, soql_in_batches
+from wagtail_salesforce.client import (
+    SalesforceClient,
+    soql_field_list,
+    soql_identifier,
+    soql_in_batches,
+)
 from wagtail_salesforce.config import Direction, SyncConfig, SyncField
 from wagtail_salesforce.exceptions import OutcomeUnknown
 
@@ -213,7 +218,8 @@ class Cycle:
             since = self._since(state, overlap)
             if since is not None:
                 where = f" WHERE SystemModstamp >= {soql_datetime(since)}"
-            queries[sobject] = f"SELECT {select} FROM {sobject}{where} ORDER BY SystemModstamp"  # noqa: S608
+            table = soql_identifier(sobject)  # names come from the YAML: validate anyway
+            queries[sobject] = f"SELECT {select} FROM {table}{where} ORDER BY SystemModstamp"  # noqa: S608
         started = timezone.now()
         # Every object's first page in one call: an idle cycle costs exactly this call.
         pages = remote.composite_queries(self.client, queries, include_deleted=True)
@@ -234,15 +240,17 @@ class Cycle:
     def _since(self, state: SyncState, overlap: datetime.timedelta) -> datetime.datetime | None:
         """The lower bound of the next pull, None for everything.
 
-        A change can commit after records with later stamps were read, but not more than
-        ``overlap`` after its stamp. So re-read from ``watermark - overlap``, or only from the
-        watermark once the previous pull started more than ``overlap`` after it.
+        A change can commit up to ``overlap`` after its stamp, so the previous pull (complete,
+        started at ``pulled_at``) saw every change stamped before ``pulled_at - overlap``: read
+        from there, and never from before ``watermark - overlap`` (that would only repeat work).
+        ``pulled_at`` is this server's clock: the overlap must also cover its skew against
+        Salesforce's.
         """
         if state.watermark is None or self.full:
             return None
         if state.pulled_at is None:
             return state.watermark - overlap
-        return min(state.watermark, max(state.pulled_at - overlap, state.watermark - overlap))
+        return max(state.pulled_at - overlap, state.watermark - overlap)
 
     @transaction.atomic
     def _store_pulled(
@@ -658,7 +666,8 @@ class Cycle:
                 select = soql_field_list(self.mapping.select(sobject))
                 extra = " AND IsConverted = false" if sobject == "Lead" else ""
                 queries[f"{sobject}_{number}"] = (
-                    f"SELECT {select} FROM {sobject} WHERE {EMAIL_FIELD} IN ({in_list}){extra}"  # noqa: S608
+                    f"SELECT {select} FROM {soql_identifier(sobject)} "  # noqa: S608
+                    f"WHERE {EMAIL_FIELD} IN ({in_list}){extra}"
                 )
         pages = remote.composite_queries(self.client, queries)
         found: dict[str, dict[str, list[dict[str, Any]]]] = {}

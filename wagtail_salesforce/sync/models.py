@@ -106,8 +106,8 @@ class SyncState(models.Model):
     )
     sobject = models.CharField(max_length=80)
     watermark = models.DateTimeField(null=True, blank=True)
-    # When the last complete pull of this object started: once the overlap window has passed
-    # since then, late commits before the watermark are impossible and the overlap can shrink.
+    # When the last complete pull of this object started: it saw every change stamped more than
+    # the overlap window before then, so the next pull can start there.
     pulled_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
