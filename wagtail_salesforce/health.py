@@ -1,0 +1,334 @@
+"""A site's Salesforce health at a glance, with warnings raised *before* limits bite.
+
+``site_health(site)`` reads (never writes) the connection, the latest sync run, the outbox and
+the API usage the client stored, and returns a frozen :class:`Health`. The dashboard panel
+(``admin/health_panel.py``) shows it; monitoring can call it too (e.g. from a management command
+or a status view) and alert on ``warnings``.
+
+Thresholds come from ``WAGTAIL_SALESFORCE`` (defaults in :data:`HEALTH_DEFAULTS`):
+
+``HEALTH_API_USAGE_WARNING_RATIO`` (0.8)
+    warn when the org has used this share of its daily API requests;
+``HEALTH_OUTBOX_MAX_AGE_MINUTES`` (15)
+    warn when a submission has waited longer than this for delivery;
+``HEALTH_SYNC_LATE_INTERVALS`` (3)
+    warn when the last sync run started more than this many intervals ago.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+from wagtail.models import Site
+
+from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.exceptions import SalesforceError
+
+HEALTH_DEFAULTS: dict[str, float] = {
+    "HEALTH_API_USAGE_WARNING_RATIO": 0.8,
+    "HEALTH_OUTBOX_MAX_AGE_MINUTES": 15.0,
+    "HEALTH_SYNC_LATE_INTERVALS": 3.0,
+}
+# The org's usage header is a rolling 24-hour count; older than this it says nothing of today.
+API_USAGE_STALE_AFTER = datetime.timedelta(hours=24)
+
+
+def health_setting(name: str) -> float:
+    """The threshold ``name`` from ``WAGTAIL_SALESFORCE``, or its default."""
+    if name not in HEALTH_DEFAULTS:
+        raise KeyError(f"Unknown health setting {name!r}")
+    user = getattr(settings, "WAGTAIL_SALESFORCE", {}) or {}
+    value = user.get(name, HEALTH_DEFAULTS[name])
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"WAGTAIL_SALESFORCE[{name!r}] must be a number, not {value!r}") from error
+    if number <= 0:
+        raise ValueError(f"WAGTAIL_SALESFORCE[{name!r}] must be positive, not {value!r}")
+    return number
+
+
+class Level(enum.StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class WarningCode(enum.StrEnum):
+    """Stable identifiers (for alerts and docs/en/operations.md); the message is for people."""
+
+    CONNECTION = "connection"
+    API_USAGE = "api_usage"
+    API_LIMIT_REACHED = "api_limit_reached"
+    OUTBOX_BACKLOG_OLD = "outbox_backlog_old"
+    DEAD_LETTERS = "dead_letters"
+    SYNC_LATE = "sync_late"
+    SYNC_NEVER_RAN = "sync_never_ran"
+    SYNC_FAILED = "sync_failed"
+    CONFIG_INVALID = "config_invalid"
+
+
+@dataclass(frozen=True)
+class HealthWarning:
+    code: WarningCode
+    level: Level
+    message: str | Promise
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``site_health`` found. Ages are ``None`` when there is nothing to age."""
+
+    site_id: int
+    checked_at: datetime.datetime
+    connection_status: str  # a ConnectionStatus value ("not_configured" without a connection)
+    connection_status_label: str | Promise
+    connection_detail: str = ""
+    # Sync (None when the YAML has no enabled sync section).
+    sync_interval_minutes: int | None = None
+    last_sync_started_at: datetime.datetime | None = None
+    last_sync_finished_at: datetime.datetime | None = None
+    last_sync_status: str = ""
+    last_sync_status_label: str | Promise = ""
+    last_sync_age: datetime.timedelta | None = None
+    # Outbox: pending, retrying and paused entries.
+    outbox_backlog: int = 0
+    oldest_pending_at: datetime.datetime | None = None
+    oldest_pending_age: datetime.timedelta | None = None
+    dead_letters: int = 0
+    # API: the org-wide count from Salesforce's Sforce-Limit-Info header (rolling 24 hours),
+    # and the calls this site made today (the client's own counter).
+    api_requests_used: int | None = None
+    api_requests_max: int | None = None
+    api_usage_at: datetime.datetime | None = None
+    api_calls_today: int = 0
+    warnings: tuple[HealthWarning, ...] = field(default_factory=tuple)
+
+    @property
+    def api_usage_ratio(self) -> float | None:
+        if self.api_requests_used is None or not self.api_requests_max:
+            return None
+        return self.api_requests_used / self.api_requests_max
+
+    @property
+    def api_usage_percent(self) -> int | None:
+        ratio = self.api_usage_ratio
+        return None if ratio is None else round(ratio * 100)
+
+    @property
+    def level(self) -> str:
+        """``ok``, ``warning`` or ``critical``: the worst warning."""
+        levels = {warning.level for warning in self.warnings}
+        if Level.CRITICAL in levels:
+            return Level.CRITICAL.value
+        return Level.WARNING.value if levels else "ok"
+
+    @property
+    def ok(self) -> bool:
+        return not self.warnings
+
+
+def _sync_interval() -> tuple[int | None, HealthWarning | None]:
+    """The sync interval in minutes (None without an enabled sync section), or a config
+    warning when the YAML cannot be read."""
+    from wagtail_salesforce.config import get_config
+
+    try:
+        sync = get_config().sync
+    except SalesforceError as error:
+        message = _("The Salesforce YAML config is invalid: %(error)s") % {"error": error}
+        return None, HealthWarning(WarningCode.CONFIG_INVALID, Level.CRITICAL, message)
+    if sync is None or not sync.enabled:
+        return None, None
+    return int(sync.interval_minutes), None
+
+
+def _age(now: datetime.datetime, moment: datetime.datetime | None) -> datetime.timedelta | None:
+    return None if moment is None else max(now - moment, datetime.timedelta(0))
+
+
+def _minutes(delta: datetime.timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> Health:
+    """The health of ``site``'s Salesforce integration (see the module docstring)."""
+    from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
+    from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
+
+    site_id = site if isinstance(site, int) else site.pk
+    now = now or timezone.now()
+    warnings: list[HealthWarning] = []
+    values: dict[str, Any] = {}
+
+    connection = SalesforceConnection.objects.filter(site_id=site_id).first()
+    if connection is None or not connection.enabled:
+        status = ConnectionStatus.NOT_CONFIGURED
+        values["connection_detail"] = ""
+    else:
+        status = ConnectionStatus(connection.status)
+        values["connection_detail"] = connection.status_detail
+        values["api_calls_today"] = connection.calls_today()
+        fresh = connection.org_api_usage_at is not None and (
+            now - connection.org_api_usage_at <= API_USAGE_STALE_AFTER
+        )
+        if fresh:
+            values["api_requests_used"] = connection.org_api_requests_used
+            values["api_requests_max"] = connection.org_api_requests_max
+            values["api_usage_at"] = connection.org_api_usage_at
+        if status in (ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.ERROR):
+            warnings.append(
+                HealthWarning(
+                    WarningCode.CONNECTION,
+                    Level.CRITICAL,
+                    _(
+                        "The Salesforce connection is not working (%(status)s): submissions "
+                        "wait in the outbox and sync is stopped until it is fixed."
+                    )
+                    % {"status": status.label},
+                )
+            )
+        elif status != ConnectionStatus.CONNECTED:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.CONNECTION,
+                    Level.WARNING,
+                    _("Salesforce is enabled for this site but not connected: click Connect."),
+                )
+            )
+
+    used, maximum = values.get("api_requests_used"), values.get("api_requests_max")
+    if used is not None and maximum:
+        ratio = used / maximum
+        if ratio >= 1:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.API_LIMIT_REACHED,
+                    Level.CRITICAL,
+                    _(
+                        "The org has used all %(max)s of its daily API requests: deliveries "
+                        "and sync are paused until Salesforce frees some."
+                    )
+                    % {"max": maximum},
+                )
+            )
+        elif ratio >= health_setting("HEALTH_API_USAGE_WARNING_RATIO"):
+            warnings.append(
+                HealthWarning(
+                    WarningCode.API_USAGE,
+                    Level.WARNING,
+                    _(
+                        "The org has used %(percent)s%% of its daily API requests (%(used)s of "
+                        "%(max)s)."
+                    )
+                    % {"percent": round(ratio * 100), "used": used, "max": maximum},
+                )
+            )
+
+    open_states = (OutboxState.PENDING, OutboxState.RETRYING, OutboxState.PAUSED)
+    backlog = OutboxEntry.objects.filter(site_id=site_id, state__in=open_states).aggregate(
+        oldest=Min("created_at")
+    )
+    values["outbox_backlog"] = OutboxEntry.objects.filter(
+        site_id=site_id, state__in=open_states
+    ).count()
+    values["oldest_pending_at"] = backlog["oldest"]
+    values["oldest_pending_age"] = _age(now, backlog["oldest"])
+    max_age = datetime.timedelta(minutes=health_setting("HEALTH_OUTBOX_MAX_AGE_MINUTES"))
+    if values["oldest_pending_age"] is not None and values["oldest_pending_age"] > max_age:
+        warnings.append(
+            HealthWarning(
+                WarningCode.OUTBOX_BACKLOG_OLD,
+                Level.WARNING,
+                ngettext_lazy(
+                    "A submission has waited %(minutes)s minutes for delivery (%(count)s waiting).",
+                    "A submission has waited %(minutes)s minutes for delivery (%(count)s waiting).",
+                    "count",
+                )
+                % {
+                    "minutes": _minutes(values["oldest_pending_age"]),
+                    "count": values["outbox_backlog"],
+                },
+            )
+        )
+    values["dead_letters"] = OutboxEntry.objects.filter(
+        site_id=site_id, state=OutboxState.DEAD
+    ).count()
+    if values["dead_letters"]:
+        warnings.append(
+            HealthWarning(
+                WarningCode.DEAD_LETTERS,
+                Level.WARNING,
+                ngettext_lazy(
+                    "%(count)s submission failed permanently: fix the cause, then Retry it in "
+                    "Reports → Salesforce outbox.",
+                    "%(count)s submissions failed permanently: fix the cause, then Retry them "
+                    "in Reports → Salesforce outbox.",
+                    "count",
+                )
+                % {"count": values["dead_letters"]},
+            )
+        )
+
+    interval, config_warning = _sync_interval()
+    if config_warning is not None:
+        warnings.append(config_warning)
+    values["sync_interval_minutes"] = interval
+    last_run = (
+        SyncRun.objects.filter(site_id=site_id, dry_run=False).order_by("-started_at").first()
+    )
+    if last_run is not None:
+        values["last_sync_started_at"] = last_run.started_at
+        values["last_sync_finished_at"] = last_run.finished_at
+        values["last_sync_status"] = last_run.status
+        values["last_sync_status_label"] = last_run.get_status_display()
+        values["last_sync_age"] = _age(now, last_run.started_at)
+    if interval is not None and status == ConnectionStatus.CONNECTED:
+        late_after = datetime.timedelta(
+            minutes=interval * health_setting("HEALTH_SYNC_LATE_INTERVALS")
+        )
+        if last_run is None:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.SYNC_NEVER_RAN,
+                    Level.WARNING,
+                    _("Sync is configured but has never run: is a django-q2 cluster running?"),
+                )
+            )
+        elif values["last_sync_age"] > late_after:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.SYNC_LATE,
+                    Level.WARNING,
+                    _(
+                        "The last sync started %(minutes)s minutes ago (every %(interval)s "
+                        "minutes expected): is a django-q2 cluster running?"
+                    )
+                    % {"minutes": _minutes(values["last_sync_age"]), "interval": interval},
+                )
+            )
+        if last_run is not None and last_run.status == SyncRunStatus.FAILED:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.SYNC_FAILED,
+                    Level.WARNING,
+                    _("The last sync run failed: see its errors in the sync history."),
+                )
+            )
+
+    return Health(
+        site_id=site_id,
+        checked_at=now,
+        connection_status=status.value,
+        connection_status_label=status.label,
+        warnings=tuple(warnings),
+        **values,
+    )
