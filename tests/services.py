@@ -9,6 +9,9 @@ Registered from ``tests/conftest.py`` (``pytest_plugins``). Fixtures:
 ``redis_url``
     A Redis database number of its own on the local Redis (127.0.0.1:6379), claimed atomically so
     parallel test sessions never share one, flushed before and after.
+``private_redis``
+    A redis-server of this test's own on a free port (:class:`RedisServer`), which the test may
+    stop and restart without disturbing anyone else's Redis.
 ``site_processes``
     :class:`SiteProcesses`: runs the example site's ``manage.py`` commands and ``qcluster``
     processes against those services in subprocesses, each in its own process group, and kills
@@ -159,6 +162,76 @@ def redis_url() -> Iterator[str]:
     """``redis://`` URL of a Redis database number of this module's own (flushed)."""
     with redis_database() as url:
         yield url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """A private ``redis-server`` (no persistence, like the machine's) that can be restarted on
+    the same port: its data is gone afterwards, as after a real Redis restart."""
+
+    def __init__(self, port: int, log_file: Path) -> None:
+        self.port = port
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20.0) -> None:
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - the machine's redis-server
+                [
+                    "redis-server",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: service_reachable("127.0.0.1", self.port, timeout=0.2),
+            timeout,
+            f"redis-server did not listen on port {self.port}",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process, signal.SIGTERM)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (see :class:`RedisServer`); stopped at teardown."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("REQUIRE_SERVICES=1 but redis-server is not installed", pytrace=False)
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(free_port(), tmp_path / "redis-server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --- processes -------------------------------------------------------------------------------

@@ -13,8 +13,11 @@
         try to take the lease at once, then until it is granted (at most SECONDS); print both
     worker.py sync
         run one sync cycle of the default site; print its summary
+    worker.py local-leads COUNT
+        store COUNT local leads (emails local{n}@example.com) waiting to be pushed by the sync
     worker.py pump SECONDS
-        every SECONDS, queue the outbox sweeper and the due-sync task (a fast schedule)
+        every SECONDS, queue the outbox sweeper and a sync cycle of the default site (the
+        schedules, run faster than once a minute)
     worker.py state
         print the outbox states, the sync runs and the watermarks
 """
@@ -150,16 +153,37 @@ def sync() -> None:
     _print(run_sync_cycle(Site.objects.get(is_default_site=True).pk))
 
 
-def pump(interval: float) -> None:
-    from django_q.tasks import async_task
+def local_leads(count: int) -> None:
+    from wagtail.models import Site
 
-    from wagtail_salesforce.sync.tasks import RUN_DUE_SYNCS_TASK
+    from wagtail_salesforce.sync.models import Lead, LeadOrigin
+
+    site = Site.objects.get(is_default_site=True)
+    for number in range(count):
+        Lead.objects.create(
+            site=site,
+            email=f"local{number:04d}@example.com",
+            values={"first_name": "Local", "last_name": f"Lead {number}", "company": "Acme"},
+            source=LeadOrigin.ADMIN,
+            needs_push=True,
+        )
+    _print({"local_leads": count})
+
+
+def pump(interval: float) -> None:
+    from django.db import close_old_connections
+    from django_q.tasks import async_task
+    from wagtail.models import Site
+
+    from wagtail_salesforce.sync.tasks import RUN_SYNC_CYCLE_TASK
     from wagtail_salesforce.tasks import SWEEP_TASK
 
-    while True:  # stopped by the test (SIGTERM); broker errors while Redis restarts are expected
-        for task in (SWEEP_TASK, RUN_DUE_SYNCS_TASK):
+    site_id = Site.objects.get(is_default_site=True).pk
+    while True:  # stopped by the test (SIGTERM); errors while Redis restarts are expected
+        close_old_connections()
+        for task, arguments in ((SWEEP_TASK, ()), (RUN_SYNC_CYCLE_TASK, (site_id,))):
             try:
-                async_task(task)
+                async_task(task, *arguments)
             except Exception as error:  # noqa: BLE001 - keep pumping through outages
                 print(f"could not queue {task}: {error}", file=sys.stderr, flush=True)
         time.sleep(interval)
@@ -191,6 +215,7 @@ COMMANDS = {
     "lease-hold": (lease_hold, []),
     "lease-takeover": (lease_takeover, [float]),
     "sync": (sync, []),
+    "local-leads": (local_leads, [int]),
     "pump": (pump, [float]),
     "state": (state, []),
 }
