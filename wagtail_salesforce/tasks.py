@@ -44,24 +44,39 @@ def _broker() -> Any:
     return _broker_cache[key]
 
 
-def enqueue_delivery(entry_id: int) -> None:
-    """Queue the delivery task once the current transaction commits.
+def _queue_delivery_task(entry_id: int) -> None:
+    from django_q.tasks import async_task
 
-    A broker failure is logged, not raised: the visitor's submission is already safe in the
-    outbox and the sweeper delivers it within a minute.
+    try:
+        async_task(DELIVER_TASK, entry_id, broker=_broker())
+    except Exception:
+        logger.exception("Could not queue delivery of outbox entry %s; the sweeper will", entry_id)
+
+
+def enqueue_delivery(entry_id: int, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Queue the delivery task of a just-created outbox entry.
+
+    With django-q2's ORM broker on the entry's own database, the task row is written in the
+    caller's transaction: it commits with the entry or not at all, and the visitor's request
+    pays no second commit. Any other broker (Redis) is written after the commit, so a worker
+    never picks up an entry it cannot see yet. A broker failure is logged, not raised: the
+    submission is already safe in the outbox and the sweeper delivers it within a minute.
     """
+    from django_q.conf import Conf
 
-    def send() -> None:
+    if not Conf.SYNC and using == Conf.ORM and transaction.get_connection(using).in_atomic_block:
         from django_q.tasks import async_task
 
         try:
-            async_task(DELIVER_TASK, entry_id, broker=_broker())
+            # A savepoint that sees any error (so it rolls back to it): a failing broker write
+            # must not poison the visitor's transaction.
+            with transaction.atomic(using=using):
+                async_task(DELIVER_TASK, entry_id, broker=_broker())
         except Exception:
-            logger.exception(
-                "Could not queue delivery of outbox entry %s; the sweeper will", entry_id
-            )
-
-    transaction.on_commit(send)
+            logger.exception("Could not queue delivery of outbox entry %s; the sweeper will",
+                             entry_id)
+        return
+    transaction.on_commit(lambda: _queue_delivery_task(entry_id), using=using)
 
 
 def ensure_schedules(**_kwargs: Any) -> None:

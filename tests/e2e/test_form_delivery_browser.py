@@ -18,7 +18,6 @@ from wagtail_salesforce.connection.models import SalesforceConnection
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.outbox.urls"),
 ]
 
 PASSWORD = "correct-horse-battery"
