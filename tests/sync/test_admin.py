@@ -205,3 +205,25 @@ def test_views_need_the_manage_permission(
     assert (
         client.post(reverse("wagtail_salesforce_sync:sync_now", args=[site.pk])).status_code == 403
     )
+
+
+def test_lead_list_explains_a_config_without_sync_section(
+    admin_client: Client, site: Site, leads: list[Lead], config_file: Any
+) -> None:
+    config_file.write_text("version: 1\nforms: {}\n", encoding="utf-8")
+
+    response = admin_client.get(reverse("wagtail_salesforce_sync:leads", args=[site.pk]))
+
+    assert response.status_code == 200
+    assert b"The YAML config has no sync section" in response.content
+    assert len(response.context["rows"]) == 3
+
+
+def test_export_with_an_unknown_field_is_a_clear_400(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    response = admin_client.get(
+        reverse("wagtail_salesforce_sync:export", args=[site.pk]), {"f_nope": "x"}
+    )
+    assert response.status_code == 400
+    assert response.content == b"Unknown field(s) in the filter: nope."
