@@ -44,6 +44,14 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_LEASE_SECONDS": 300.0,
     # Paused by the daily API limit: wait this long before trying again.
     "OUTBOX_API_LIMIT_PAUSE_SECONDS": 900.0,
+    # Sync: re-read this many seconds before the watermark, so changes committed late are seen.
+    "SYNC_OVERLAP_SECONDS": 300.0,
+    # How long a worker holds a connection's sync lease; past it another worker may take over.
+    "SYNC_LEASE_SECONDS": 900.0,
+    # Local leads handled per database batch (bounds memory on large pulls and pushes).
+    "SYNC_BATCH_SIZE": 1000,
+    # Emails per IN list when looking leads up (each list travels inside a /composite body).
+    "SYNC_LOOKUP_BATCH": 500,
 }
 
 

@@ -98,3 +98,7 @@ def ensure_schedules(**_kwargs: Any) -> None:
             "repeats": -1,
         },
     )
+
+    from wagtail_salesforce.sync.tasks import ensure_sync_schedule
+
+    ensure_sync_schedule(using=using)

@@ -18,6 +18,7 @@ from wagtail_salesforce.admin import urls as admin_urls
 from wagtail_salesforce.admin.views import user_can_manage
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.outbox import admin_hooks as outbox_hooks
+from wagtail_salesforce.sync.admin import hooks as sync_hooks  # noqa: F401 - registers on import
 
 
 @hooks.register("register_admin_urls")

@@ -346,3 +346,42 @@ def test_a_sweep_stops_at_its_limit_and_leaves_the_rest_due(
     assert first.attempted == 2 and second.attempted == 1
     assert set(OutboxEntry.objects.values_list("state", flat=True)) == {OutboxState.DELIVERED}
     assert OutboxEntry.objects.filter(claim_token="").count() == 3  # every lease released
+
+
+SYNC_SECTION = """
+sync:
+  match: [Contact, Lead]
+  create_as: Lead
+  defaults: {Company: "(not provided)"}
+  fields:
+    last_name: {Lead: LastName, Contact: LastName, direction: both}
+    company: {Lead: Company, direction: both, conflict: salesforce_unless_blank}
+"""
+
+
+def test_a_delivered_submission_upserts_the_local_lead(
+    site: Site, connection: SalesforceConnection, sandbox: Any, config_file: Path
+) -> None:
+    from wagtail_salesforce.sync.models import Lead
+
+    write_config(config_file, CONFIG_YAML + SYNC_SECTION)
+    entry = make_entry(site, "lead-full", email=" Grace@Example.COM ", last_name="Hopper",
+                       company="Navy")
+
+    assert deliver_entry(entry.pk) == OutboxState.DELIVERED
+
+    lead = Lead.objects.get(site=site)
+    assert lead.email == "grace@example.com"
+    assert lead.values["last_name"] == "Hopper" and lead.values["company"] == "Navy"
+
+
+def test_a_rejected_submission_leaves_no_local_lead(
+    site: Site, connection: SalesforceConnection, sandbox: Any, config_file: Path
+) -> None:
+    from wagtail_salesforce.sync.models import Lead
+
+    write_config(config_file, CONFIG_YAML + SYNC_SECTION)
+    entry = make_entry(site, "lead-full", email="not-an-email", last_name="Nobody")
+
+    assert deliver_entry(entry.pk) == OutboxState.DEAD
+    assert not Lead.objects.filter(site=site).exists()

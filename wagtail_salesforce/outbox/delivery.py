@@ -173,6 +173,21 @@ def _save(entry: OutboxEntry, token: str, **values: Any) -> None:
         setattr(entry, name, value)
 
 
+def _record_local_lead(entry: OutboxEntry) -> None:
+    """A delivered submission with an email upserts the site's local lead (the sync's record).
+
+    Done here, in the worker, rather than in the visitor's request: the POST stays two inserts,
+    and the Salesforce record already exists when the next sync pull links the lead to it.
+    """
+    from wagtail_salesforce.sync.leads import upsert_lead_from_form
+
+    try:
+        upsert_lead_from_form(entry.site_id, entry.form_data, entry.mapping_key)
+    except Exception:
+        # The entry is delivered; a local bookkeeping failure must not make it look otherwise.
+        logger.exception("Outbox entry %s: could not record the local lead", entry.pk)
+
+
 def _finish(entry: OutboxEntry, token: str, **values: Any) -> None:
     """Final write of an attempt: the outcome, and the lease released."""
     _save(entry, token, claim_token="", claimed_until=None, **values)
@@ -238,6 +253,7 @@ def deliver_claimed(entry_id: int, token: str) -> str | None:
                 entry.salesforce_object,
                 entry.salesforce_id,
             )
+            _record_local_lead(entry)
     except LeaseLost:
         logger.warning("Outbox entry %s: lease lost mid-delivery; left to its new owner", entry.pk)
         return None

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from wagtail.models import Site
 
+from wagtail_salesforce import conf
 from wagtail_salesforce.client import (
     SalesforceClient,
     soql_field_list,
@@ -37,7 +38,6 @@ from wagtail_salesforce.exceptions import OutcomeUnknown
 from . import remote, signals
 from .merge import FieldMerge, merge_field, normalise
 from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState, normalise_email
-from .settings import sync_setting
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class Cycle:
         self.full = full
         self.dry_run = dry_run
         self.keep_alive = keep_alive or (lambda: None)
-        self.batch_size = int(sync_setting("SYNC_BATCH_SIZE"))
+        self.batch_size = int(conf.get("SYNC_BATCH_SIZE"))
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -209,7 +209,7 @@ class Cycle:
         return state
 
     def pull(self) -> None:
-        overlap = datetime.timedelta(seconds=float(sync_setting("SYNC_OVERLAP_SECONDS")))
+        overlap = datetime.timedelta(seconds=float(conf.get("SYNC_OVERLAP_SECONDS")))
         states = {sobject: self._state(sobject) for sobject in self.mapping.objects}
         queries: dict[str, str] = {}
         for sobject, state in states.items():
@@ -656,7 +656,7 @@ class Cycle:
         The first ``match`` object with any record wins; within it the most recently modified
         (then the highest Id, so the choice is deterministic).
         """
-        per_batch = int(sync_setting("SYNC_LOOKUP_BATCH"))
+        per_batch = int(conf.get("SYNC_LOOKUP_BATCH"))
         queries: dict[str, str] = {}
         for number, batch in enumerate(
             soql_in_batches(sorted(set(emails)), max_chars=per_batch * 90, max_values=per_batch)

@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from wagtail_salesforce import conf
+
 from .models import SyncLease
-from .settings import sync_setting
 
 
 class LeaseLost(Exception):
@@ -29,7 +30,7 @@ def new_holder_id() -> str:
 
 
 def _ttl() -> datetime.timedelta:
-    return datetime.timedelta(seconds=float(sync_setting("SYNC_LEASE_SECONDS")))
+    return datetime.timedelta(seconds=float(conf.get("SYNC_LEASE_SECONDS")))
 
 
 def acquire(connection_id: int, holder: str) -> bool:
