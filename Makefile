@@ -31,8 +31,8 @@ lint: $(INSTALLED)
 
 # Extract and compile the Japanese catalogue.
 messages: $(INSTALLED)
-	cd wagtail_salesforce && ../$(PY) -m django makemessages -l ja --settings=tests.settings --pythonpath=..:../example_site
-	cd wagtail_salesforce && ../$(PY) -m django compilemessages --settings=tests.settings --pythonpath=..:../example_site
+	cd wagtail_salesforce && PYTHONPATH=..:../example_site ../$(PY) -m django makemessages -l ja --settings=tests.settings
+	cd wagtail_salesforce && PYTHONPATH=..:../example_site ../$(PY) -m django compilemessages --settings=tests.settings
 
 bench: $(INSTALLED)
 	$(PY) bench/sandbox_bench.py
