@@ -10,7 +10,10 @@ from typing import Any
 
 from .client import (
     COLLECTION_CHUNK_SIZE,
+    COMPOSITE_MAX_COLLECTIONS,
     COMPOSITE_MAX_QUERIES,
+    CollectionOperation,
+    CollectionWrite,
     Credentials,
     RecordResult,
     SalesforceClient,
@@ -22,7 +25,10 @@ from .soql import soql_field_list, soql_identifier, soql_in_batches, soql_quote
 
 __all__ = [
     "COLLECTION_CHUNK_SIZE",
+    "COMPOSITE_MAX_COLLECTIONS",
     "COMPOSITE_MAX_QUERIES",
+    "CollectionOperation",
+    "CollectionWrite",
     "Credentials",
     "RecordResult",
     "SalesforceClient",

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
 import requests
@@ -64,6 +64,8 @@ T = TypeVar("T")
 COLLECTION_CHUNK_SIZE = 200
 # A /composite request may hold at most 5 queries.
 COMPOSITE_MAX_QUERIES = 5
+# ... and at most 5 queries or sObject Collections subrequests together.
+COMPOSITE_MAX_COLLECTIONS = 5
 # Describe results change only when an admin edits the org's metadata.
 DESCRIBE_CACHE_SECONDS = 300.0
 # lookup(): literals per IN list, and the URL-encoded characters they may take (well under the
@@ -134,6 +136,127 @@ class RecordResult:
 class UpsertResult:
     id: str
     created: bool
+
+
+CollectionOperation = Literal["create", "update", "upsert"]
+_COLLECTION_OPERATIONS: tuple[str, ...] = ("create", "update", "upsert")
+
+
+@dataclass(frozen=True)
+class CollectionWrite:
+    """One sObject Collections write for :meth:`SalesforceClient.composite_collections`.
+
+    ``operation`` is ``"create"``, ``"update"`` (each record carries its ``Id``) or ``"upsert"``
+    (each record carries a value for ``external_id_field``). Any number of records: they are
+    sent in subrequests of 200. Invalid writes raise ``ValueError`` when built, so nothing of a
+    batch is sent when one of its writes is wrong.
+    """
+
+    operation: CollectionOperation
+    sobject: str
+    records: Sequence[Mapping[str, Any]]
+    external_id_field: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.operation not in _COLLECTION_OPERATIONS:
+            raise ValueError(
+                f"Not a collection operation: {self.operation!r} "
+                f"(expected one of {', '.join(_COLLECTION_OPERATIONS)})"
+            )
+        _sobject_name(self.sobject)
+        # A tuple, so a write cannot change after it was checked.
+        records = tuple(self.records)
+        object.__setattr__(self, "records", records)
+        if self.operation == "upsert":
+            if self.external_id_field is None:
+                raise ValueError("An upsert needs external_id_field")
+            _check_upsert_records(self.external_id_field, records)
+        elif self.external_id_field is not None:
+            raise ValueError(f"external_id_field is only for upserts, not {self.operation}")
+        if self.operation == "update":
+            _check_update_records(records)
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.operation == "create" else "PATCH"
+
+    def path(self) -> str:
+        """The collection's path below ``/services/data/vNN.N/``."""
+        if self.operation == "upsert":
+            return f"composite/sobjects/{self.sobject}/{self.external_id_field}"
+        return "composite/sobjects"
+
+
+def _check_update_records(records: Sequence[Mapping[str, Any]]) -> None:
+    for position, record in enumerate(records):
+        if not record.get("Id"):
+            raise ValueError(f"Record {position} has no Id to update")
+        _record_id(str(record["Id"]))
+
+
+def _check_upsert_records(ext_field: str, records: Sequence[Mapping[str, Any]]) -> None:
+    if not _SOBJECT_NAME.fullmatch(ext_field):
+        raise ValueError(f"Not a valid external ID field: {ext_field!r}")
+    for position, record in enumerate(records):
+        if not record.get(ext_field):
+            raise ValueError(f"Record {position} has no {ext_field} to upsert on")
+
+
+def _collection_body(sobject: str, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "allOrNone": False,
+        "records": [{**record, "attributes": {"type": sobject}} for record in records],
+    }
+
+
+def _record_results(items: Sequence[Any], start: int, *, creates: bool) -> list[RecordResult]:
+    """One collection answer's per-record results; ``start`` is the chunk's first index."""
+    results: list[RecordResult] = []
+    for offset, item in enumerate(items):
+        index = start + offset
+        success = bool(item.get("success"))
+        if creates:
+            created: bool | None = True if success else None
+        elif "created" in item:
+            created = bool(item["created"])
+        else:
+            created = None
+        results.append(
+            RecordResult(
+                index=index,
+                id=item.get("id"),
+                success=success,
+                created=created,
+                errors=tuple(_record_error(e, index) for e in item.get("errors") or []),
+            )
+        )
+    return results
+
+
+def _failed_records(start: int, size: int, error: ApiError) -> list[RecordResult]:
+    """Results for a chunk that failed as a whole: its error on each record, at its index."""
+    return [
+        RecordResult(
+            index=index,
+            id=None,
+            success=False,
+            created=None,
+            errors=(_with_index(error, index),),
+        )
+        for index in range(start, start + size)
+    ]
+
+
+def _log_failures(operation: str, results: Sequence[RecordResult]) -> None:
+    failures = [(r.index, [e.error_code for e in r.errors]) for r in results if not r.success]
+    if failures:
+        logger.info(
+            "%s: %d of %d records failed: %s",
+            operation,
+            len(failures),
+            len(results),
+            failures[:20],
+        )
 
 
 def _sobject_name(name: str) -> str:
@@ -531,12 +654,17 @@ class SalesforceClient:
                     matches[key].append(record)
         return matches
 
-    def composite_query(self, queries: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    def composite_query(
+        self, queries: Mapping[str, str], *, include_deleted: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """Run several queries in one ``/composite`` request (one API call per 5 queries).
 
         Keys are reference ids (letters, digits, underscores); each value is that query's first
         page (continue with :meth:`iter_records`). A failed subrequest raises its mapped error.
+        ``include_deleted`` runs them as ``queryAll``: deleted and merged records (``IsDeleted``
+        true, still in the recycle bin) are included.
         """
+        resource = "queryAll" if include_deleted else "query"
         for reference in queries:
             if not _REFERENCE_ID.fullmatch(reference):
                 raise ValueError(f"Not a valid composite referenceId: {reference!r}")
@@ -549,7 +677,8 @@ class SalesforceClient:
                 "compositeRequest": [
                     {
                         "method": "GET",
-                        "url": f"/services/data/v{self._version}/query?{urlencode({'q': soql})}",
+                        "url": f"/services/data/v{self._version}/{resource}?"
+                        + urlencode({"q": soql}),
                         "referenceId": reference,
                     }
                     for reference, soql in chunk
@@ -669,10 +798,7 @@ class SalesforceClient:
 
         Chunk-level failures are reported per record as for :meth:`collection_create`.
         """
-        for position, record in enumerate(records):
-            if not record.get("Id"):
-                raise ValueError(f"Record {position} has no Id to update")
-            _record_id(str(record["Id"]))
+        _check_update_records(records)
         return self._collection(
             sobject, records, method="PATCH", path="composite/sobjects", idempotent=True
         )
@@ -685,11 +811,7 @@ class SalesforceClient:
         ``created`` tells inserts from updates. Chunk-level failures are reported per record as
         for :meth:`collection_create`.
         """
-        if not _SOBJECT_NAME.fullmatch(ext_field):
-            raise ValueError(f"Not a valid external ID field: {ext_field!r}")
-        for position, record in enumerate(records):
-            if not record.get(ext_field):
-                raise ValueError(f"Record {position} has no {ext_field} to upsert on")
+        _check_upsert_records(ext_field, records)
         return self._collection(
             sobject,
             records,
@@ -714,12 +836,9 @@ class SalesforceClient:
         for start in range(0, len(records), COLLECTION_CHUNK_SIZE):
             chunk = records[start : start + COLLECTION_CHUNK_SIZE]
             if stop_error is not None:
-                results.extend(self._failed_chunk(start, len(chunk), stop_error))
+                results.extend(_failed_records(start, len(chunk), stop_error))
                 continue
-            body = {
-                "allOrNone": False,
-                "records": [{**record, "attributes": {"type": sobject}} for record in chunk],
-            }
+            body = _collection_body(sobject, chunk)
             try:
                 answer = self._rest(
                     operation, path, method=method, idempotent=idempotent, json=body
@@ -733,8 +852,8 @@ class SalesforceClient:
                 ) from error
             except ApiError as error:
                 # Nothing in this chunk was saved; the caller sees why on each record.
-                results.extend(self._failed_chunk(start, len(chunk), error))
-                if not error.retryable and error.status in (401, 403):
+                results.extend(_failed_records(start, len(chunk), error))
+                if _stops_the_batch(error):
                     stop_error = error  # the limit or a permission: later chunks would fail too
                 continue
             if not isinstance(answer, list) or len(answer) != len(chunk):
@@ -742,44 +861,135 @@ class SalesforceClient:
                     f"{operation}: expected {len(chunk)} results from Salesforce.",
                     error_code="UNEXPECTED_RESPONSE",
                 )
-            for offset, item in enumerate(answer):
-                index = start + offset
-                success = bool(item.get("success"))
-                if method == "POST":
-                    created: bool | None = True if success else None
-                elif "created" in item:
-                    created = bool(item["created"])
-                else:
-                    created = None
-                results.append(
-                    RecordResult(
-                        index=index,
-                        id=item.get("id"),
-                        success=success,
-                        created=created,
-                        errors=tuple(_record_error(e, index) for e in item.get("errors") or []),
-                    )
-                )
-        failures = [(r.index, [e.error_code for e in r.errors]) for r in results if not r.success]
-        if failures:
-            logger.info(
-                "%s: %d of %d records failed: %s",
-                operation,
-                len(failures),
-                len(results),
-                failures[:20],
-            )
+            results.extend(_record_results(answer, start, creates=method == "POST"))
+        _log_failures(operation, results)
         return results
 
-    @staticmethod
-    def _failed_chunk(start: int, size: int, error: ApiError) -> list[RecordResult]:
-        return [
-            RecordResult(
-                index=index,
-                id=None,
-                success=False,
-                created=None,
-                errors=(_with_index(error, index),),
+    def composite_collections(self, writes: Sequence[CollectionWrite]) -> list[list[RecordResult]]:
+        """Send sObject Collections writes inside ``/composite``: one API call per 5 collections.
+
+        Each write's records go in collections of 200 (allOrNone false), write after write, five
+        collections per ``/composite`` request; so 1,000 records of one write, or five writes of
+        200, cost one call. Returns one result list per write, in order, with each record's
+        result at its position in its write (``RecordResult.index``), mapped exactly as
+        :meth:`collection_create` / ``_update`` / ``_upsert`` map theirs.
+
+        A collection that fails as a whole (its subrequest answered an error, or the whole
+        request failed past the retries) reports its error on each of its records; after
+        ``ApiLimitExceeded`` or another 401/403 the later requests are not sent and report the
+        same error. A request containing creates is not repeated when its answer is lost:
+        :class:`BatchOutcomeUnknown` is raised, its ``completed`` holding each write's results
+        received so far (a prefix of each write's list) and ``unknown_from`` / ``unknown_to``
+        counting records across the writes taken in order (the first write's, then the
+        second's, ...). Requests of updates and upserts only are repeated like any idempotent
+        call. ``ReauthorizationRequired`` propagates as it is.
+        """
+        pieces: list[_CollectionPiece] = []
+        first_position = 0  # of the current write's first record, counted across all writes
+        for write_index, write in enumerate(writes):
+            if not isinstance(write, CollectionWrite):
+                raise TypeError(f"writes[{write_index}] is not a CollectionWrite: {write!r}")
+            for start in range(0, len(write.records), COLLECTION_CHUNK_SIZE):
+                pieces.append(
+                    _CollectionPiece(
+                        write_index=write_index,
+                        write=write,
+                        start=start,
+                        records=write.records[start : start + COLLECTION_CHUNK_SIZE],
+                        position=first_position + start,
+                    )
+                )
+            first_position += len(write.records)
+        results: list[list[RecordResult]] = [[] for _write in writes]
+        stop_error: ApiError | None = None
+        for batch_start in range(0, len(pieces), COMPOSITE_MAX_COLLECTIONS):
+            batch = pieces[batch_start : batch_start + COMPOSITE_MAX_COLLECTIONS]
+            if stop_error is not None:
+                for piece in batch:
+                    results[piece.write_index].extend(piece.failed(stop_error))
+                continue
+            try:
+                answer = self._rest(
+                    "composite collections",
+                    "composite",
+                    method="POST",
+                    # A lost answer to creates must not be repeated: they may have been saved.
+                    idempotent=all(piece.write.operation != "create" for piece in batch),
+                    json={
+                        "allOrNone": False,
+                        "compositeRequest": [piece.subrequest(self._version) for piece in batch],
+                    },
+                )
+            except OutcomeUnknown as error:
+                last = batch[-1]
+                raise BatchOutcomeUnknown(
+                    str(error),
+                    completed=[list(write_results) for write_results in results],
+                    unknown_from=batch[0].position,
+                    unknown_to=last.position + len(last.records),
+                ) from error
+            except ApiError as error:
+                for piece in batch:
+                    results[piece.write_index].extend(piece.failed(error))
+                if _stops_the_batch(error):
+                    stop_error = error
+                continue
+            replies = {
+                str(reply.get("referenceId")): reply
+                for reply in (answer or {}).get("compositeResponse") or []
+                if isinstance(reply, dict)
+            }
+            for piece in batch:
+                results[piece.write_index].extend(piece.results(replies.get(piece.reference)))
+        for write, write_results in zip(writes, results, strict=True):
+            _log_failures(f"composite collection {write.operation} {write.sobject}", write_results)
+        return results
+
+
+def _stops_the_batch(error: ApiError) -> bool:
+    """The daily limit or a permission problem: later requests would fail the same way."""
+    return not error.retryable and error.status in (401, 403)
+
+
+@dataclass(frozen=True)
+class _CollectionPiece:
+    """Up to 200 records of one :class:`CollectionWrite`, as one ``/composite`` subrequest."""
+
+    write_index: int
+    write: CollectionWrite
+    start: int  # index of the first record within its write
+    records: Sequence[Mapping[str, Any]]
+    position: int  # ... and counted across all the writes of the call
+
+    @property
+    def reference(self) -> str:
+        return f"w{self.write_index}_{self.start}"
+
+    def subrequest(self, version: str) -> dict[str, Any]:
+        return {
+            "method": self.write.method,
+            "url": f"/services/data/v{version}/{self.write.path()}",
+            "referenceId": self.reference,
+            "body": _collection_body(self.write.sobject, self.records),
+        }
+
+    def failed(self, error: ApiError) -> list[RecordResult]:
+        return _failed_records(self.start, len(self.records), error)
+
+    def results(self, reply: Mapping[str, Any] | None) -> list[RecordResult]:
+        """This collection's results from its subresponse (``None``: there was none)."""
+        status = int((reply or {}).get("httpStatusCode") or 0)
+        body = (reply or {}).get("body")
+        if reply is not None and status >= 300:
+            return self.failed(error_from_response(status, body))
+        if reply is None or not isinstance(body, list) or len(body) != len(self.records):
+            # Salesforce answers every subrequest; a gap is treated like a 5xx: nothing is
+            # known, so it is worth sending again (after looking creates up).
+            return self.failed(
+                TransientError(
+                    f"/composite answered without the results of {self.reference}.",
+                    error_code="INCOMPLETE_COMPOSITE_RESPONSE",
+                    status=status or None,
+                )
             )
-            for index in range(start, start + size)
-        ]
+        return _record_results(body, self.start, creates=self.write.operation == "create")
