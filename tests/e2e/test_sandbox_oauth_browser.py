@@ -99,9 +99,11 @@ def page(sandbox_browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _start(page: Any, sandbox: Any, callback: CallbackServer, state: str, verifier: str) -> None:
+def _start(page: Any, sandbox: Any, callback: CallbackServer, state: str, verifier: str,
+           **app_options: Any) -> None:
     sandbox.add_connected_app(client_id="browser-app", client_secret="browser-secret",
-                              callback_urls=[callback.url], name="Browser Test App")
+                              callback_urls=[callback.url], name="Browser Test App",
+                              **app_options)
     query = urllib.parse.urlencode({
         "response_type": "code", "client_id": "browser-app", "redirect_uri": callback.url,
         "state": state, "code_challenge": pkce_challenge(verifier),
@@ -159,3 +161,68 @@ def test_wrong_password_stays_on_the_login_page(
     page.click("#Login")
     page.wait_for_selector("#error")
     assert callback.received == []
+
+
+def _browser_code(page: Any, sandbox: Any, callback: CallbackServer, verifier: str,
+                  **app_options: Any) -> str:
+    """Log in and Allow in the browser; the authorization code the callback received."""
+    _start(page, sandbox, callback, secrets.token_urlsafe(16), verifier, **app_options)
+    page.click("#oaapprove")
+    page.wait_for_selector("#done")
+    (params,) = callback.received
+    return str(params["code"])
+
+
+def _token(sandbox: Any, **form: str) -> requests.Response:
+    return requests.post(f"{sandbox.login_url}/services/oauth2/token", data={
+        "client_id": "browser-app", "client_secret": "browser-secret", **form}, timeout=10)
+
+
+def test_a_browser_code_with_the_wrong_pkce_verifier_is_refused(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    code = _browser_code(page, salesforce_sandbox, callback, secrets.token_urlsafe(48))
+
+    refused = _token(salesforce_sandbox, grant_type="authorization_code", code=code,
+                     redirect_uri=callback.url, code_verifier=secrets.token_urlsafe(48))
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+
+
+def test_a_revoked_refresh_token_from_the_browser_flow_is_invalid_grant(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    verifier = secrets.token_urlsafe(48)
+    code = _browser_code(page, salesforce_sandbox, callback, verifier)
+    tokens = _token(salesforce_sandbox, grant_type="authorization_code", code=code,
+                    redirect_uri=callback.url, code_verifier=verifier).json()
+
+    revoked = requests.post(f"{salesforce_sandbox.login_url}/services/oauth2/revoke",
+                            data={"token": tokens["refresh_token"]}, timeout=10)
+    refreshed = _token(salesforce_sandbox, grant_type="refresh_token",
+                       refresh_token=tokens["refresh_token"])
+
+    assert revoked.status_code == 200
+    assert refreshed.status_code == 400
+    assert refreshed.json() == {"error": "invalid_grant",
+                                "error_description": "expired access/refresh token"}
+
+
+def test_a_refresh_token_expires_under_the_apps_policy(
+    page: Any, salesforce_sandbox: Any, callback: CallbackServer
+) -> None:
+    verifier = secrets.token_urlsafe(48)
+    code = _browser_code(page, salesforce_sandbox, callback, verifier,
+                         refresh_token_policy="expire_after", refresh_token_ttl_seconds=3600)
+    tokens = _token(salesforce_sandbox, grant_type="authorization_code", code=code,
+                    redirect_uri=callback.url, code_verifier=verifier).json()
+    still_valid = _token(salesforce_sandbox, grant_type="refresh_token",
+                         refresh_token=tokens["refresh_token"])
+
+    salesforce_sandbox.advance_clock(3601)
+    expired = _token(salesforce_sandbox, grant_type="refresh_token",
+                     refresh_token=tokens["refresh_token"])
+
+    assert still_valid.status_code == 200
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant"
