@@ -1,12 +1,12 @@
-"""The two batched requests the sync needs that the client does not offer yet, in one place.
+"""The sync's batched requests, in the engine's terms, on the client's public API.
 
-- several ``queryAll`` queries in one ``/composite`` call (``composite_query`` only sends
-  ``/query``, which hides deleted records), and
-- up to five sObject Collections (200 records each) in one ``/composite`` call, so 1,000 writes
-  cost one API call instead of five.
+- the first page of several queries (``queryAll`` for the pull, so deletions are seen) in one
+  ``/composite`` call per five queries: :meth:`SalesforceClient.composite_query`;
+- sObject Collections writes, five collections of 200 per ``/composite`` call, so 1,000 writes
+  cost one API call instead of five: :meth:`SalesforceClient.composite_collections`.
 
-Both go through the client's ``_rest`` (its retry, refresh and call counting); when the client
-grows public methods for them, only this module changes.
+The client does the retries, token refresh, error mapping and call counting; this module only
+turns its per-record results into what the engine records on each lead.
 """
 
 from __future__ import annotations
@@ -14,59 +14,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from wagtail_salesforce.client import (
-    COLLECTION_CHUNK_SIZE,
-    COMPOSITE_MAX_QUERIES,
+    CollectionOperation,
+    CollectionWrite,
+    RecordResult,
     SalesforceClient,
 )
-from wagtail_salesforce.client.client import error_from_response
-from wagtail_salesforce.exceptions import ApiError
 
-# Salesforce counts queries and sObject Collections together: at most five per /composite.
-COMPOSITE_MAX_HEAVY = COMPOSITE_MAX_QUERIES
-TRANSIENT_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
-
-
-def _version(client: SalesforceClient) -> str:
-    return str(client._version)  # noqa: SLF001 - see the module docstring
+# The engine's HTTP verbs, as the client's collection operations.
+_OPERATIONS: dict[str, CollectionOperation] = {"POST": "create", "PATCH": "update"}
 
 
 def composite_queries(
     client: SalesforceClient, queries: Mapping[str, str], *, include_deleted: bool = False
 ) -> dict[str, dict[str, Any]]:
     """First page of each query (by reference id), five queries per ``/composite`` call."""
-    endpoint = "queryAll" if include_deleted else "query"
-    items = list(queries.items())
-    pages: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(items), COMPOSITE_MAX_HEAVY):
-        chunk = items[start : start + COMPOSITE_MAX_HEAVY]
-        body = {
-            "allOrNone": False,
-            "compositeRequest": [
-                {
-                    "method": "GET",
-                    "url": f"/services/data/v{_version(client)}/{endpoint}?"
-                    + urlencode({"q": soql}),
-                    "referenceId": reference,
-                }
-                for reference, soql in chunk
-            ],
-        }
-        answer = client._rest("sync queries", "composite", method="POST", json=body) or {}  # noqa: SLF001
-        for sub in answer.get("compositeResponse") or []:
-            status = int(sub.get("httpStatusCode") or 0)
-            if status >= 300:
-                raise error_from_response(status, sub.get("body"))
-            pages[str(sub.get("referenceId"))] = sub.get("body") or {}
-        missing = [reference for reference, _soql in chunk if reference not in pages]
-        if missing:
-            raise ApiError(
-                f"/composite answered without subresponses for {missing}.",
-                error_code="INCOMPLETE_COMPOSITE_RESPONSE",
-            )
-    return pages
+    return client.composite_query(queries, include_deleted=include_deleted)
 
 
 def stream(client: SalesforceClient, first_page: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -100,91 +64,31 @@ def write_collections(client: SalesforceClient, writes: Sequence[Write]) -> list
     Returns one result list per write, in order. A failed collection reports its error on each
     of its records. Raises OutcomeUnknown when an answer carrying creates was lost.
     """
-    pieces: list[tuple[int, int, dict[str, Any]]] = []  # (write index, offset, subrequest)
-    for write_index, write in enumerate(writes):
-        for offset in range(0, len(write.records), COLLECTION_CHUNK_SIZE):
-            chunk = write.records[offset : offset + COLLECTION_CHUNK_SIZE]
-            pieces.append(
-                (
-                    write_index,
-                    offset,
-                    {
-                        "method": write.method,
-                        "url": f"/services/data/v{_version(client)}/composite/sobjects",
-                        "referenceId": f"w{write_index}_{offset}",
-                        "body": {
-                            "allOrNone": False,
-                            "records": [
-                                {**record, "attributes": {"type": write.sobject}}
-                                for record in chunk
-                            ],
-                        },
-                    },
-                )
-            )
-    results: list[list[WriteResult]] = [
-        [WriteResult(id=None, success=False)] * len(write.records) for write in writes
+    collection_writes: list[CollectionWrite] = []
+    for write in writes:
+        if write.method not in _OPERATIONS:
+            raise ValueError(f"A sync write is POST or PATCH, not {write.method!r}")
+        collection_writes.append(
+            CollectionWrite(_OPERATIONS[write.method], write.sobject, write.records)
+        )
+    return [
+        [_write_result(result) for result in results]
+        for results in client.composite_collections(collection_writes)
     ]
-    for start in range(0, len(pieces), COMPOSITE_MAX_HEAVY):
-        batch = pieces[start : start + COMPOSITE_MAX_HEAVY]
-        creates = any(sub["method"] == "POST" for _w, _o, sub in batch)
-        body = {"allOrNone": False, "compositeRequest": [sub for _w, _o, sub in batch]}
-        try:
-            answer = (
-                client._rest(  # noqa: SLF001
-                    "sync writes", "composite", method="POST", idempotent=not creates, json=body
-                )
-                or {}
-            )
-        except ApiError as error:
-            for write_index, offset, sub in batch:
-                _fail_chunk(results[write_index], offset, len(sub["body"]["records"]), error)
-            if not error.retryable and error.status in (401, 403):
-                # The daily limit or a permission problem: later calls would fail the same way.
-                for write_index, offset, sub in pieces[start + COMPOSITE_MAX_HEAVY :]:
-                    _fail_chunk(results[write_index], offset, len(sub["body"]["records"]), error)
-                break
-            continue
-        by_reference = {
-            str(sub.get("referenceId")): sub for sub in answer.get("compositeResponse") or []
-        }
-        for write_index, offset, sub in batch:
-            size = len(sub["body"]["records"])
-            reply = by_reference.get(sub["referenceId"])
-            status = int((reply or {}).get("httpStatusCode") or 0)
-            items = (reply or {}).get("body")
-            if reply is None or status >= 300 or not isinstance(items, list):
-                error = error_from_response(status or 500, items)
-                _fail_chunk(results[write_index], offset, size, error)
-                continue
-            for position, item in enumerate(items[:size]):
-                results[write_index][offset + position] = _record_result(item)
-    return results
 
 
-def _record_result(item: Mapping[str, Any]) -> WriteResult:
-    if item.get("success"):
-        return WriteResult(id=item.get("id"), success=True)
-    errors = item.get("errors") or [{}]
-    first = errors[0]
-    code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
-    message = "; ".join(str(e.get("message") or "") for e in errors)
+def _write_result(result: RecordResult) -> WriteResult:
+    if result.success:
+        return WriteResult(id=result.id, success=True)
+    if not result.errors:
+        return WriteResult(id=result.id, success=False, error_code="UNKNOWN")
+    first = result.errors[0]
     return WriteResult(
-        id=item.get("id"),
+        id=result.id,
         success=False,
-        error_code=code,
-        message=message,
-        transient=code in TRANSIENT_RECORD_CODES,
+        error_code=first.error_code,
+        message="; ".join(error.message for error in result.errors),
+        # Row locks and 5xx pass; so do the daily limit and a permission problem (fixed by an
+        # administrator, not by editing the lead). Validation errors wait for a local edit.
+        transient=first.retryable or first.status in (401, 403),
     )
-
-
-def _fail_chunk(results: list[WriteResult], offset: int, size: int, error: ApiError) -> None:
-    failure = WriteResult(
-        id=None,
-        success=False,
-        error_code=error.error_code,
-        message=error.message,
-        transient=error.retryable or error.status in (401, 403),
-    )
-    for index in range(offset, offset + size):
-        results[index] = failure
