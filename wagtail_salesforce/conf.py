@@ -52,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_BATCH_SIZE": 1000,
     # Emails per IN list when looking leads up (each list travels inside a /composite body).
     "SYNC_LOOKUP_BATCH": 500,
+    # Health warnings (dashboard panel, wagtail_salesforce.health): the org's daily API usage
+    # share, a submission's wait for delivery, and sync intervals missed before warning.
+    "HEALTH_API_USAGE_WARNING_RATIO": 0.8,
+    "HEALTH_OUTBOX_MAX_AGE_MINUTES": 15.0,
+    "HEALTH_SYNC_LATE_INTERVALS": 3.0,
 }
 
 
