@@ -918,3 +918,11 @@ def test_a_rejected_create_does_not_use_up_an_id(org: Org) -> None:
         org.create("Lead", {"LastName": "No company"})
     second = lead(org)
     assert ids.counter_of(second) == ids.counter_of(first) + 1
+
+
+def test_default_clock_never_steps_back_between_writes() -> None:
+    from wagtail_salesforce.sandbox import engine as engine_module
+
+    now = engine_module._wall_clock_never_backwards()
+    readings = [now() for _ in range(2000)]
+    assert readings == sorted(readings)

@@ -52,6 +52,22 @@ def _version_path(api_version: str) -> str:
     return f"v{version}"
 
 
+def _wall_clock_never_backwards() -> Callable[[], datetime]:
+    """UTC wall-clock time that never steps back (an NTP correction could otherwise make a later
+    write look older: recent-item order and the SystemModstamp index rely on it)."""
+    latest = datetime.min.replace(tzinfo=UTC)
+    lock = threading.Lock()
+
+    def now() -> datetime:
+        nonlocal latest
+        moment = datetime.now(UTC)
+        with lock:
+            latest = max(latest, moment)
+            return latest
+
+    return now
+
+
 def format_datetime(moment: datetime) -> str:
     return soql.format_datetime(moment)
 
@@ -208,7 +224,7 @@ class Org:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.definition = definition
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or _wall_clock_never_backwards()
         self._lock = threading.RLock()
         self._canonical = {name.lower(): name for name in definition.objects}
         self._tables: dict[str, _Table] = {}
