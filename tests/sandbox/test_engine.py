@@ -920,9 +920,17 @@ def test_a_rejected_create_does_not_use_up_an_id(org: Org) -> None:
     assert ids.counter_of(second) == ids.counter_of(first) + 1
 
 
-def test_default_clock_never_steps_back_between_writes() -> None:
+def test_default_clock_never_steps_back_when_the_wall_clock_does() -> None:
+    from datetime import UTC, datetime, timedelta
+
     from wagtail_salesforce.sandbox import engine as engine_module
 
-    now = engine_module._wall_clock_never_backwards()
-    readings = [now() for _ in range(2000)]
-    assert readings == sorted(readings)
+    start = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+    wall = iter([start, start + timedelta(seconds=2), start + timedelta(seconds=1),
+                 start + timedelta(seconds=3)])
+    now = engine_module._wall_clock_never_backwards(lambda: next(wall))
+
+    readings = [now() for _ in range(4)]
+
+    assert readings == [start, start + timedelta(seconds=2), start + timedelta(seconds=2),
+                        start + timedelta(seconds=3)]

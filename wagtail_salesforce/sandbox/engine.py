@@ -52,7 +52,9 @@ def _version_path(api_version: str) -> str:
     return f"v{version}"
 
 
-def _wall_clock_never_backwards() -> Callable[[], datetime]:
+def _wall_clock_never_backwards(
+    source: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[[], datetime]:
     """UTC wall-clock time that never steps back (an NTP correction could otherwise make a later
     write look older: recent-item order and the SystemModstamp index rely on it)."""
     latest = datetime.min.replace(tzinfo=UTC)
@@ -60,7 +62,7 @@ def _wall_clock_never_backwards() -> Callable[[], datetime]:
 
     def now() -> datetime:
         nonlocal latest
-        moment = datetime.now(UTC)
+        moment = source()
         with lock:
             latest = max(latest, moment)
             return latest
