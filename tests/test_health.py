@@ -266,3 +266,23 @@ def test_the_dashboard_panel_shows_figures_and_warnings_to_managers_only(
     assert 'data-warning="dead_letters"' in html
     assert "1200 of 15000 (8%)" in html
     assert "Connected" in html
+
+
+def test_the_panel_renders_on_the_wagtail_dashboard_through_the_hook(
+    site: Site, connection: SalesforceConnection, client: Any
+) -> None:
+    from wagtail import hooks
+
+    _entry(site, OutboxState.PAUSED, datetime.timedelta(minutes=40))
+    _run(site, datetime.timedelta(minutes=2))
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(admin)
+
+    with hooks.register_temporarily("construct_homepage_panels", add_health_panel):
+        response = client.get("/admin/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="salesforce-health"' in html
+    assert 'data-warning="outbox_backlog_old"' in html
+    assert "A submission has waited 40 minutes for delivery (1 waiting)." in html
