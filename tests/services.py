@@ -328,13 +328,16 @@ class SiteProcesses:
             raise AssertionError(f"{arguments} exited with {process.returncode}:\n{stderr[-4000:]}")
         return stdout
 
-    def start(self, name: str, *arguments: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *arguments: str, nice: int = 0) -> subprocess.Popen[bytes]:
         """Start ``python ARGUMENTS`` in the background (own process group, output in
-        ``log_dir/NAME.log``); stopped at teardown at the latest."""
+        ``log_dir/NAME.log``, at CPU priority ``nice``); stopped at teardown at the latest."""
+        command = [sys.executable, *arguments]
+        if nice:
+            command = ["nice", "-n", str(nice), *command]  # execs: the pid stays the leader's
         log = (self.log_dir / f"{name}.log").open("ab")
         try:
             process = subprocess.Popen(  # noqa: S603 - our interpreter, arguments from the tests
-                [sys.executable, *arguments],
+                command,
                 env=self.env,
                 cwd=REPO,
                 stdout=log,
@@ -346,9 +349,9 @@ class SiteProcesses:
         self._groups.append(process)
         return process
 
-    def start_qcluster(self, name: str = "qcluster") -> subprocess.Popen[bytes]:
+    def start_qcluster(self, name: str = "qcluster", nice: int = 0) -> subprocess.Popen[bytes]:
         """A django-q2 cluster (``manage.py qcluster``) in its own process group."""
-        return self.start(name, str(MANAGE_PY), "qcluster")
+        return self.start(name, str(MANAGE_PY), "qcluster", nice=nice)
 
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
