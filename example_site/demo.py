@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             "\n"
             "  Try it: in the admin open Settings > Salesforce, paste the login URL, consumer key\n"
             "  and secret above, Save, click Connect, log in at the sandbox and Allow.\n"
-            "  Then submit the landing-page form and watch the record browser.\n"
+            "  Then submit the landing-page form: within seconds the Lead (with its record type,\n"
+            "  in the campaign \"Autumn Webinar\") shows in the sandbox's record browser, and\n"
+            "  Reports > Salesforce outbox shows the delivery.\n"
             "  Press Ctrl-C to stop everything.\n"
             "==========================================================\n",
             flush=True,
