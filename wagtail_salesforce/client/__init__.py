@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .bulk import BULK_OPERATIONS, BulkOperation
 from .client import (
     COLLECTION_CHUNK_SIZE,
     COMPOSITE_MAX_COLLECTIONS,
@@ -24,6 +25,8 @@ from .http import parse_limit_info
 from .soql import soql_field_list, soql_identifier, soql_in_batches, soql_quote
 
 __all__ = [
+    "BULK_OPERATIONS",
+    "BulkOperation",
     "COLLECTION_CHUNK_SIZE",
     "COMPOSITE_MAX_COLLECTIONS",
     "COMPOSITE_MAX_QUERIES",

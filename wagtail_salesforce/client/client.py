@@ -45,6 +45,7 @@ from wagtail_salesforce.exceptions import (
     api_error,
 )
 
+from .bulk import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, BulkOperation, bulk_ingest
 from .http import (
     RequestNotSent,
     ResponseInfo,
@@ -944,6 +945,35 @@ class SalesforceClient:
         for write, write_results in zip(writes, results, strict=True):
             _log_failures(f"composite collection {write.operation} {write.sobject}", write_results)
         return results
+
+    # --- Bulk API 2.0 ----------------------------------------------------------------------
+
+    def bulk_ingest(
+        self,
+        sobject: str,
+        operation: BulkOperation,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> list[RecordResult]:
+        """Insert, update (each record with its ``Id``) or upsert (on ``external_id_field``)
+        records in one Bulk API 2.0 ingest job; one result per record, in input order.
+
+        A job that ends ``Failed`` or ``Aborted`` raises :class:`ApiError` with its
+        ``errorMessage``; one whose end is not seen within ``timeout`` seconds raises
+        :class:`BatchOutcomeUnknown`. See :mod:`wagtail_salesforce.client.bulk`.
+        """
+        return bulk_ingest(
+            self,
+            sobject,
+            operation,
+            records,
+            external_id_field=external_id_field,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
 
 
 def _stops_the_batch(error: ApiError) -> bool:
