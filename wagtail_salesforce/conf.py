@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_BATCH_SIZE": 1000,
     # Emails per IN list when looking leads up (each list travels inside a /composite body).
     "SYNC_LOOKUP_BATCH": 500,
+    # More leads than this waiting to be pushed in one cycle: write them with Bulk API 2.0 jobs
+    # instead of sObject Collections.
+    "SYNC_BULK_THRESHOLD": 10000,
     # Health warnings (dashboard panel, wagtail_salesforce.health): the org's daily API usage
     # share, a submission's wait for delivery, and sync intervals missed before warning.
     "HEALTH_API_USAGE_WARNING_RATIO": 0.8,

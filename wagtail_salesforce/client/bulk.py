@@ -49,6 +49,7 @@ BULK_OPERATIONS: tuple[str, ...] = ("insert", "update", "upsert")
 BULK_NULL = "#N/A"
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_TIMEOUT = 600.0
+FIRST_POLL_DELAY = 0.1
 _ENDED_STATES = ("JobComplete", "Failed", "Aborted")
 _ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
 _FIELD_LIST = re.compile(r"[A-Za-z0-9_.]+(?:\s*,\s*[A-Za-z0-9_.]+)*")
@@ -311,6 +312,8 @@ def _wait(
 ) -> dict[str, Any]:
     """Poll the job until it ends or ``timeout`` seconds pass (then the outcome is unknown)."""
     deadline = time.monotonic() + timeout
+    # Small jobs often end within a second: start with short pauses, doubling up to the interval.
+    delay = min(FIRST_POLL_DELAY, poll_interval)
     while True:
         info = client._rest(label, job_path) or {}
         if info.get("state") in _ENDED_STATES:
@@ -319,7 +322,8 @@ def _wait(
         if remaining <= 0:
             raise _unknown(label, job_id, size, f"had not ended after {timeout:g} s")
         # Production polling of a job Salesforce processes asynchronously.
-        time.sleep(min(poll_interval, remaining))
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, poll_interval)
 
 
 def _abort(client: SalesforceClient, label: str, job_path: str) -> None:

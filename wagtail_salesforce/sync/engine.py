@@ -9,7 +9,8 @@ idempotent) instead of losing it.
 Push: leads flagged ``needs_push``, in batches. Unlinked ones are looked up by email across the
 ``match`` objects (five IN-list queries per ``/composite`` call); a match is linked and merged,
 never duplicated; the rest are created as ``create_as``. Creates and updates travel as sObject
-Collections, five collections of 200 per ``/composite`` call.
+Collections, five collections of 200 per ``/composite`` call; when more leads than
+``SYNC_BULK_THRESHOLD`` wait to be pushed in the cycle, as Bulk API 2.0 ingest jobs instead.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class Cycle:
         self.dry_run = dry_run
         self.keep_alive = keep_alive or (lambda: None)
         self.batch_size = int(conf.get("SYNC_BATCH_SIZE"))
+        self.use_bulk = False  # decided when the push starts
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -511,6 +513,9 @@ class Cycle:
     # --- push ----------------------------------------------------------------------------
 
     def push(self) -> None:
+        # A large backlog (a first sync, an import) is written with Bulk API 2.0 jobs.
+        waiting = Lead.objects.filter(site=self.site, needs_push=True).count()
+        self.use_bulk = waiting > int(conf.get("SYNC_BULK_THRESHOLD"))
         last_pk = 0
         while True:
             chunk = list(
@@ -579,7 +584,8 @@ class Cycle:
         results: list[list[remote.WriteResult]] = []
         if writes:
             try:
-                results = remote.write_collections(self.client, writes)
+                send_writes = remote.write_bulk if self.use_bulk else remote.write_collections
+                results = send_writes(self.client, writes)
             except OutcomeUnknown as error:
                 # Creates may have happened: the next cycle's look-up by email finds them, and
                 # updates are sent again (they are idempotent). Links made above are kept.

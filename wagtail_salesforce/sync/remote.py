@@ -3,7 +3,9 @@
 - the first page of several queries (``queryAll`` for the pull, so deletions are seen) in one
   ``/composite`` call per five queries: :meth:`SalesforceClient.composite_query`;
 - sObject Collections writes, five collections of 200 per ``/composite`` call, so 1,000 writes
-  cost one API call instead of five: :meth:`SalesforceClient.composite_collections`.
+  cost one API call instead of five: :meth:`SalesforceClient.composite_collections`;
+- for large pushes, the same writes as Bulk API 2.0 ingest jobs:
+  :meth:`SalesforceClient.bulk_ingest`.
 
 The client does the retries, token refresh, error mapping and call counting; this module only
 turns its per-record results into what the engine records on each lead.
@@ -16,14 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from wagtail_salesforce.client import (
+    BulkOperation,
     CollectionOperation,
     CollectionWrite,
     RecordResult,
     SalesforceClient,
 )
+from wagtail_salesforce.exceptions import ApiError
 
 # The engine's HTTP verbs, as the client's collection operations.
 _OPERATIONS: dict[str, CollectionOperation] = {"POST": "create", "PATCH": "update"}
+# ... and as Bulk API 2.0 ingest operations.
+_BULK_OPERATIONS: dict[str, BulkOperation] = {"POST": "insert", "PATCH": "update"}
 
 
 def composite_queries(
@@ -75,6 +81,31 @@ def write_collections(client: SalesforceClient, writes: Sequence[Write]) -> list
         [_write_result(result) for result in results]
         for results in client.composite_collections(collection_writes)
     ]
+
+
+def write_bulk(client: SalesforceClient, writes: Sequence[Write]) -> list[list[WriteResult]]:
+    """Send each write as one Bulk API 2.0 ingest job; results as :func:`write_collections`.
+
+    A job that fails as a whole (it ended ``Failed``, or a request past the retries) reports its
+    error on each of its records, as a failed collection does. Raises OutcomeUnknown when a job
+    was started but its end was not seen.
+    """
+    for write in writes:
+        if write.method not in _BULK_OPERATIONS:
+            raise ValueError(f"A sync write is POST or PATCH, not {write.method!r}")
+    outcomes: list[list[WriteResult]] = []
+    for write in writes:
+        try:
+            results = client.bulk_ingest(
+                write.sobject, _BULK_OPERATIONS[write.method], write.records
+            )
+        except ApiError as error:
+            results = [
+                RecordResult(index=index, id=None, success=False, created=None, errors=(error,))
+                for index in range(len(write.records))
+            ]
+        outcomes.append([_write_result(result) for result in results])
+    return outcomes
 
 
 def _write_result(result: RecordResult) -> WriteResult:
