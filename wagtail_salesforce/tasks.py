@@ -79,26 +79,44 @@ def enqueue_delivery(entry_id: int, using: str = DEFAULT_DB_ALIAS) -> None:
     transaction.on_commit(lambda: _queue_delivery_task(entry_id), using=using)
 
 
-def ensure_schedules(**_kwargs: Any) -> None:
-    """Register (or update) the sweeper's every-minute schedule. Idempotent: django-q2's
-    ``schedule()`` refuses a duplicate name, so update_or_create on the name instead."""
+# Any constant works; it only has to be the same on every node (pg_advisory_xact_lock's key).
+_SCHEDULES_LOCK_KEY = 0x5753465343484544
+
+
+def register_schedule(name: str, func: str, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Create or update the every-minute schedule ``name`` running ``func``; exactly one row.
+
+    django-q2's ``Schedule.name`` is not unique, so ``update_or_create`` alone lets nodes that
+    start together each insert one. On PostgreSQL an advisory lock serialises them; everywhere,
+    rows that still share the name (left by an older release) are deleted. Returns False when
+    django_q is not migrated on ``using`` (post_migrate also fires for such runs).
+    """
     from django_q.models import Schedule
 
-    using = _kwargs.get("using") or DEFAULT_DB_ALIAS
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        # post_migrate also fires for runs that have not migrated django_q (yet).
-        logger.info("django_q is not migrated on %r; the outbox sweeper is not scheduled", using)
-        return
-    Schedule.objects.using(using).update_or_create(
-        name=SWEEP_SCHEDULE_NAME,
-        defaults={
-            "func": SWEEP_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    connection = connections[using]
+    if Schedule._meta.db_table not in connection.introspection.table_names():
+        logger.info("django_q is not migrated on %r; %s is not scheduled", using, name)
+        return False
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULES_LOCK_KEY])
+        same_name = Schedule.objects.using(using).filter(name=name).order_by("pk")
+        schedule = same_name.first() or Schedule(name=name)
+        schedule.func = func
+        schedule.schedule_type = Schedule.MINUTES
+        schedule.minutes = 1
+        schedule.repeats = -1
+        schedule.save(using=using)
+        same_name.exclude(pk=schedule.pk).delete()
+    return True
 
+
+def ensure_schedules(**kwargs: Any) -> None:
+    """Register the outbox sweeper's and the sync's every-minute schedules (a post_migrate
+    handler: every node runs it at deploy; idempotent and safe when nodes start together)."""
     from wagtail_salesforce.sync.tasks import ensure_sync_schedule
 
+    using = kwargs.get("using") or DEFAULT_DB_ALIAS
+    register_schedule(SWEEP_SCHEDULE_NAME, SWEEP_TASK, using=using)
     ensure_sync_schedule(using=using)

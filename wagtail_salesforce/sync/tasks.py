@@ -63,22 +63,12 @@ def run_due_syncs() -> dict[str, Any]:
 
 
 def ensure_sync_schedule(**kwargs: Any) -> None:
-    """Register the every-minute schedule that starts due cycles. Idempotent (update_or_create
-    on the name); ``catch_up=False`` semantics come from the watermark, not the scheduler."""
-    from django.db import DEFAULT_DB_ALIAS, connections
-    from django_q.models import Schedule
+    """Register the every-minute schedule that starts due cycles (idempotent, one row however
+    many nodes start at once); ``catch_up=False`` semantics come from the watermark."""
+    from django.db import DEFAULT_DB_ALIAS
 
-    using = kwargs.get("using") or DEFAULT_DB_ALIAS
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        # post_migrate also fires for runs that have not migrated django_q (yet).
-        logger.info("django_q is not migrated on %r; the sync is not scheduled", using)
-        return
-    Schedule.objects.using(using).update_or_create(
-        name=SYNC_SCHEDULE_NAME,
-        defaults={
-            "func": RUN_DUE_SYNCS_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
+    from wagtail_salesforce.tasks import register_schedule
+
+    register_schedule(
+        SYNC_SCHEDULE_NAME, RUN_DUE_SYNCS_TASK, using=kwargs.get("using") or DEFAULT_DB_ALIAS
     )
