@@ -385,3 +385,22 @@ def test_a_rejected_submission_leaves_no_local_lead(
 
     assert deliver_entry(entry.pk) == OutboxState.DEAD
     assert not Lead.objects.filter(site=site).exists()
+
+
+def test_delivery_log_lines_carry_the_submissions_correlation_id(
+    site: Site, connection: SalesforceConnection, sandbox: Any, caplog: Any
+) -> None:
+    import logging
+
+    from wagtail_salesforce.observability import CorrelationIdFilter
+
+    caplog.handler.addFilter(CorrelationIdFilter())
+    entry = make_entry(site, "lead-full", email="traced@example.com", last_name="Traced")
+
+    with caplog.at_level(logging.INFO, logger="wagtail_salesforce"):
+        assert deliver_entry(entry.pk) == OutboxState.DELIVERED
+
+    delivered = [r for r in caplog.records if "delivered to" in r.getMessage()]
+    assert len(delivered) == 1
+    assert delivered[0].correlation_id == str(entry.idempotency_token)
+    assert delivered[0].correlation_fields == {"outbox_entry": entry.pk, "site": site.pk}

@@ -53,6 +53,7 @@ from wagtail_salesforce.exceptions import (
     TLSVerificationFailed,
     TransientError,
 )
+from wagtail_salesforce.observability import bind_correlation_id
 
 from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
 from .payload import build_payload, normalise, writable_fields
@@ -207,6 +208,14 @@ def deliver_entry(entry_id: int) -> str | None:
 def deliver_claimed(entry_id: int, token: str) -> str | None:
     """Run one delivery attempt of an entry this worker has claimed with ``token``."""
     entry = OutboxEntry.objects.select_related("site").get(pk=entry_id)
+    # Every log line of the attempt carries the submission's id (stable across retries).
+    with bind_correlation_id(
+        str(entry.idempotency_token), outbox_entry=entry.pk, site=entry.site_id
+    ):
+        return _deliver_claimed(entry, token)
+
+
+def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
     try:
         try:
             _attempt(entry, token)

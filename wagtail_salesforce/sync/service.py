@@ -13,6 +13,7 @@ from wagtail_salesforce.client import SalesforceClient, client_for
 from wagtail_salesforce.config import SyncConfig, get_config
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.observability import bind_correlation_id
 
 from . import lease
 from .engine import Cycle
@@ -51,7 +52,19 @@ def run_cycle(
 
     Raises NotConnected/ReauthorizationRequired when the site cannot reach Salesforce and
     SyncNotConfigured without a ``sync`` section; errors during the cycle end up on the run.
+    Every log line of the cycle carries one correlation id (``sync-...``).
     """
+    with bind_correlation_id(prefix="sync", site=site.pk):
+        return _run_cycle(site, full=full, dry_run=dry_run, client=client)
+
+
+def _run_cycle(
+    site: Site,
+    *,
+    full: bool,
+    dry_run: bool,
+    client: SalesforceClient | None,
+) -> CycleOutcome:
     config = sync_config()
     connection = SalesforceConnection.objects.filter(site=site).first()
     if connection is None:
