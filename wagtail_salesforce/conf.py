@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     # More leads than this waiting to be pushed in one cycle: write them with Bulk API 2.0 jobs
     # instead of sObject Collections.
     "SYNC_BULK_THRESHOLD": 10000,
+    # Leads per Bulk API 2.0 job when the sync writes with Bulk (one job per batch).
+    "SYNC_BULK_BATCH_SIZE": 10000,
     # Health warnings (dashboard panel, wagtail_salesforce.health): the org's daily API usage
     # share, a submission's wait for delivery, and sync intervals missed before warning.
     "HEALTH_API_USAGE_WARNING_RATIO": 0.8,

@@ -516,11 +516,14 @@ class Cycle:
         # A large backlog (a first sync, an import) is written with Bulk API 2.0 jobs.
         waiting = Lead.objects.filter(site=self.site, needs_push=True).count()
         self.use_bulk = waiting > int(conf.get("SYNC_BULK_THRESHOLD"))
+        # A Bulk job costs several calls (create, upload, close, polls, results), so it only
+        # saves calls when it carries many more records than one /composite of collections.
+        chunk_size = int(conf.get("SYNC_BULK_BATCH_SIZE")) if self.use_bulk else self.batch_size
         last_pk = 0
         while True:
             chunk = list(
                 Lead.objects.filter(site=self.site, needs_push=True, pk__gt=last_pk).order_by("pk")[
-                    : self.batch_size
+                    :chunk_size
                 ]
             )
             if not chunk:
