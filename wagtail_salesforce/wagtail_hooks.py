@@ -15,6 +15,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.components import Component
 
 from wagtail_salesforce.admin import urls as admin_urls
+from wagtail_salesforce.admin.health_panel import add_health_panel
 from wagtail_salesforce.admin.views import user_can_manage
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.outbox import admin_hooks as outbox_hooks
@@ -104,3 +105,6 @@ hooks.register("register_admin_urls", outbox_hooks.admin_urls)
 hooks.register("register_reports_menu_item", outbox_hooks.reports_menu_item)
 hooks.register("register_permissions", outbox_hooks.permissions)
 hooks.register("register_log_actions", outbox_hooks.register_log_actions)
+
+# The dashboard's health panel: connection, last sync, outbox backlog, dead letters, API usage.
+hooks.register("construct_homepage_panels", add_health_panel)

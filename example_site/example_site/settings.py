@@ -150,3 +150,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"wagtail_salesforce": {"handlers": ["console"], "level": "INFO"}},
 }
+if os.environ.get("LOG_FORMAT") == "json":
+    # One JSON object per line with a correlation id per submission and per sync run.
+    from wagtail_salesforce.observability import structured_logging
+
+    LOGGING = structured_logging()
