@@ -1,3 +1,20 @@
 """Shared fixtures. The ``salesforce_sandbox`` fixture comes from the package's pytest plugin."""
 
+from collections.abc import Iterator
+
+import pytest
+
 pytest_plugins = ["tests.services"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_type_caches() -> Iterator[None]:
+    """Wagtail caches the form pages' ContentTypes for the process (``get_form_types`` is an
+    lru_cache). A transactional test flushes the database and ContentTypes come back with new
+    ids, so a list cached before would make Wagtail refuse every form page's submissions."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.contrib.forms.utils import get_form_types
+
+    get_form_types.cache_clear()
+    ContentType.objects.clear_cache()
+    yield
