@@ -73,10 +73,20 @@ def _summary(durations_ms: list[float]) -> dict[str, float]:
     }
 
 
-def _setup_django(config_file: Path, ca_file: str) -> None:
+def _setup_django(config_file: Path, ca_file: str, database_file: Path | None) -> None:
     import django
     from django.conf import settings
 
+    if database_file is not None:
+        # The example site's embedded default: an SQLite file in WAL mode (commits reach disk).
+        settings.DATABASES = {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(database_file),
+                "TEST": {"NAME": str(database_file)},
+                "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            }
+        }
     django.setup()
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     settings.WAGTAIL_SALESFORCE = {
@@ -139,13 +149,14 @@ def _connect(site: Any, sandbox: Any, login_url: str, instance_url: str) -> None
     connection.save()
 
 
-def run(requests_per_variant: int) -> dict[str, Any]:
+def run(requests_per_variant: int, database: str = "memory") -> dict[str, Any]:
     from wagtail_salesforce.sandbox.server import start_sandbox
 
     with tempfile.TemporaryDirectory() as workdir, start_sandbox() as sandbox:
         config_file = Path(workdir) / "salesforce.yaml"
         config_file.write_text(MAPPING_YAML, encoding="utf-8")
-        _setup_django(config_file, sandbox.ca_file)
+        database_file = Path(workdir) / "bench.sqlite3" if database == "file" else None
+        _setup_django(config_file, sandbox.ca_file, database_file)
 
         from django.db import connection as db
         from django.test import Client
@@ -210,6 +221,7 @@ def run(requests_per_variant: int) -> dict[str, Any]:
     result: dict[str, Any] = {name: _summary(values) for name, values in durations.items()}
     result["overhead_ratio"] = round(result["mixin"]["median_ms"] / result["plain"]["median_ms"], 3)
     result["requests_per_variant"] = requests_per_variant
+    result["database"] = "sqlite file (WAL)" if database == "file" else "sqlite in memory"
     result["outbox_entries_queued"] = queued
     result["salesforce_calls_during_posts"] = calls_during_posts
     result["salesforce_latency_ms_when_slow"] = LATENCY_MS
@@ -221,10 +233,12 @@ def run(requests_per_variant: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="POSTs per variant")
+    parser.add_argument("--database", choices=["memory", "file"], default="memory",
+                        help="in-memory SQLite, or an SQLite file in WAL mode (the example site)")
     arguments = parser.parse_args()
     if arguments.requests < 1:
         parser.error("--requests must be at least 1")
-    print(json.dumps(run(arguments.requests)))
+    print(json.dumps(run(arguments.requests, arguments.database)))
 
 
 if __name__ == "__main__":
