@@ -22,15 +22,6 @@ pytestmark = pytest.mark.browser
 
 CALLBACK_PATH = "/oauth/callback/"
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class CallbackServer:
@@ -75,28 +66,10 @@ def callback() -> Iterator[CallbackServer]:
         server.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
-def page(sandbox_browser: Any) -> Iterator[Any]:
-    context = sandbox_browser.new_context()
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+def page(browser_page: Any) -> Any:
+    """The e2e conftest's Chromium page (the sandbox's pages need no Django site)."""
+    return browser_page
 
 
 def _start(page: Any, sandbox: Any, callback: CallbackServer, state: str, verifier: str,
