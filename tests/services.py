@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -235,6 +236,28 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 # --- processes -------------------------------------------------------------------------------
+
+
+def read_line(process: subprocess.Popen[str], deadline: float) -> str:
+    """The next line ``process`` prints, waiting until ``deadline`` (monotonic) at most."""
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    try:
+        ready = selector.select(max(0.0, deadline - time.monotonic()))
+    finally:
+        selector.close()
+    assert ready, "a worker process did not answer in time"
+    line = process.stdout.readline().strip()
+    if not line and process.stderr is not None:  # it died: show why
+        raise AssertionError(process.stderr.read()[-3000:])
+    return line
+
+
+def close_streams(process: subprocess.Popen[Any]) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def stop_process_group(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.services import read_line
 
 WORKER = Path(__file__).with_name("refresh_worker.py")
 PROCESSES = 4
@@ -27,21 +28,6 @@ def _run(env: dict[str, str], *arguments: str) -> dict[str, Any]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _read_line(process: subprocess.Popen[str], deadline: float) -> str:
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    try:
-        ready = selector.select(max(0.0, deadline - time.monotonic()))
-    finally:
-        selector.close()
-    assert ready, "a worker process did not answer in time"
-    line = process.stdout.readline().strip()
-    if not line and process.stderr is not None:  # it died: show why
-        raise AssertionError(process.stderr.read()[-3000:])
-    return line
 
 
 def test_processes_refreshing_at_once_share_one_refresh(
@@ -85,9 +71,9 @@ def test_processes_refreshing_at_once_share_one_refresh(
     ]
     try:
         deadline = time.monotonic() + 120
-        assert [_read_line(worker, deadline) for worker in workers] == ["ready"] * PROCESSES
+        assert [read_line(worker, deadline) for worker in workers] == ["ready"] * PROCESSES
         go_file.touch()
-        results = [json.loads(_read_line(worker, deadline)) for worker in workers]
+        results = [json.loads(read_line(worker, deadline)) for worker in workers]
         for worker in workers:
             assert worker.wait(timeout=30) == 0, worker.stderr.read() if worker.stderr else ""
     finally:

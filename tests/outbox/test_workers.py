@@ -14,7 +14,6 @@ import collections
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require_service
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("outbox_worker.py")
@@ -43,23 +44,9 @@ class Backend:
     rows: Callable[[], list[tuple[str, bool, int]]]
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _require_services() -> None:
-    missing = [
-        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)
-    ]
-    if missing:
-        message = f"{' and '.join(missing)} not reachable on localhost"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
-        pytest.skip(message)
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
 
 
 def _base_env(sandbox: Any, config_file: Path) -> dict[str, str]:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import SiteProcesses, database_name, postgres_execute
-
-from .conftest import close_streams, read_line
+from tests.services import SiteProcesses, close_streams, database_name, postgres_execute, read_line
 
 pytestmark = pytest.mark.services
 

@@ -11,7 +11,6 @@ import collections
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require_service
+
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("sync_worker.py")
 LEADS = 120
@@ -28,23 +29,9 @@ ALREADY_IN_SALESFORCE = 30
 TASKS = 8
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _require_services() -> None:
-    missing = [
-        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _reachable(port)
-    ]
-    if missing:
-        message = f"{' and '.join(missing)} not reachable on localhost"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
-        pytest.skip(message)
+    require_service("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
 
 
 @pytest.fixture
