@@ -97,8 +97,10 @@ def submissions(first: int, count: int) -> None:
     site = Site.objects.get(is_default_site=True)
     for number in range(first, first + count):
         with transaction.atomic():  # the entry and its queued delivery, as a form page does
-            entry = OutboxEntry.objects.create(
-                site=site,
+            entry = OutboxEntry.objects.create_for_submission(
+                site_id=site.pk,
+                page_id=None,
+                submission=None,
                 mapping_key="landing-lead",
                 form_data={
                     "email": f"chaos{number:05d}@example.com",

@@ -87,7 +87,7 @@ class SalesforceFormMixin(models.Model):
         from wagtail_salesforce.tasks import enqueue_delivery
 
         form_submission_model = OutboxEntry._meta.get_field("submission").related_model
-        entry = OutboxEntry.objects.create(
+        entry = OutboxEntry.objects.create_for_submission(
             site_id=self._salesforce_site_id(),
             page_id=self.pk,
             submission=submission if isinstance(submission, form_submission_model) else None,
