@@ -18,3 +18,12 @@ def _fresh_content_type_caches() -> Iterator[None]:
     get_form_types.cache_clear()
     ContentType.objects.clear_cache()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_wakeup_window() -> None:
+    """Each test's first committed outbox entry queues its own delivery wake-up (the window is
+    per process, and would otherwise carry over from the test before)."""
+    from wagtail_salesforce.tasks import forget_last_wakeup
+
+    forget_last_wakeup()

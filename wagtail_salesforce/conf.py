@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RETRY_MAX_SECONDS": 3600.0,
     # How long a worker holds an entry it is delivering; past it another worker may take over.
     "OUTBOX_LEASE_SECONDS": 300.0,
+    # A web process queues at most one delivery task per this many seconds; that task keeps
+    # watching the outbox until the window has passed, so it delivers every entry committed
+    # meanwhile. 0: one delivery task per submission.
+    "OUTBOX_WAKEUP_WINDOW_SECONDS": 1.0,
     # Paused by the daily API limit: wait this long before trying again.
     "OUTBOX_API_LIMIT_PAUSE_SECONDS": 900.0,
     # Sync: re-read this many seconds before the watermark, so changes committed late are seen.

@@ -88,8 +88,11 @@ def test_the_visitors_post_never_touches_salesforce(
     assert OrmQ.objects.count() == 1  # the delivery task waits in the queue
 
 
-def test_the_orm_broker_task_commits_with_the_entry_or_not_at_all(
-    site: Site, connection: SalesforceConnection, monkeypatch: pytest.MonkeyPatch
+def test_a_submission_whose_transaction_rolls_back_leaves_nothing_to_deliver(
+    site: Site,
+    connection: SalesforceConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     from django.db import transaction
 
@@ -99,12 +102,18 @@ def test_the_orm_broker_task_commits_with_the_entry_or_not_at_all(
     class VisitorTransactionFailed(Exception):
         pass
 
-    with pytest.raises(VisitorTransactionFailed), transaction.atomic():
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(VisitorTransactionFailed),
+        transaction.atomic(),
+    ):
         post_form(page)
-        assert OrmQ.objects.count() == 1  # written inside the visitor's transaction
+        assert OutboxEntry.objects.count() == 1
+        assert OrmQ.objects.count() == 1  # the wake-up, in the visitor's transaction
         raise VisitorTransactionFailed
 
-    assert not OutboxEntry.objects.exists()
+    assert callbacks == []  # nothing was left to run after a commit
+    assert not OutboxEntry.objects.exists() and not FormSubmission.objects.exists()
     assert OrmQ.objects.count() == 0
 
 

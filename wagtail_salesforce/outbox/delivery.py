@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -680,6 +680,40 @@ def sweep(*, limit: int = 200, time_budget_seconds: float = 50.0) -> SweepResult
         result.attempted += 1
         if state:
             result.states[state] = result.states.get(state, 0) + 1
+    return result
+
+
+def drain(
+    watch_until: float,
+    *,
+    time_budget_seconds: float = 50.0,
+    poll_seconds: float = 0.25,
+    wall_clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SweepResult:
+    """Deliver due entries, then keep looking for new ones until ``watch_until`` (epoch seconds).
+
+    The task a coalesced wake-up runs (see ``wagtail_salesforce.tasks.enqueue_delivery``): every
+    entry committed before ``watch_until`` is delivered by this call, or by a later one. Entries
+    are claimed one at a time so that drains running in several workers share a backlog.
+    Started after ``watch_until`` (a queue that was behind), it delivers what is due and returns
+    without waiting. Paused entries are left to the sweeper, which resumes them.
+    """
+    result = SweepResult()
+    deadline = time.monotonic() + time_budget_seconds
+    while time.monotonic() < deadline:
+        claims = claim_due(1)
+        if claims:
+            [(entry_id, token)] = claims
+            state = deliver_claimed(entry_id, token)
+            result.attempted += 1
+            if state:
+                result.states[state] = result.states.get(state, 0) + 1
+            continue
+        remaining = watch_until - wall_clock()
+        if remaining <= 0:
+            break
+        sleep(min(poll_seconds, remaining))
     return result
 
 
