@@ -57,6 +57,41 @@ def test_cycle_is_skipped_while_another_worker_holds_the_lease(
     assert not SyncRun.objects.exists()
 
 
+def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_cycle(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    from wagtail_salesforce.sync.models import SyncRunStatus
+    from wagtail_salesforce.sync.service import ABANDONED_RUN_MESSAGE
+
+    # A worker took the lease, recorded its run, and was killed: the lease ran out.
+    assert lease.acquire(connection.pk, "killed-worker")
+    killed = SyncRun.objects.create(site=site)
+    SyncLease.objects.filter(connection=connection).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    outcome = run_cycle(site)
+
+    killed.refresh_from_db()
+    assert killed.status == SyncRunStatus.FAILED and killed.finished_at is None
+    assert killed.errors == [{"message": ABANDONED_RUN_MESSAGE, "level": "error"}]
+    assert outcome.run is not None and outcome.run.status == SyncRunStatus.SUCCEEDED
+
+
+def test_a_running_cycle_of_a_live_worker_is_left_alone(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    from wagtail_salesforce.sync.models import SyncRunStatus
+
+    assert lease.acquire(connection.pk, "live-worker")
+    live = SyncRun.objects.create(site=site)
+
+    assert run_cycle(site).skipped_reason == "locked"
+
+    live.refresh_from_db()
+    assert live.status == SyncRunStatus.RUNNING
+
+
 def test_run_sync_cycle_task_returns_a_json_summary(
     site: Site, connection: SalesforceConnection, sandbox: Any
 ) -> None:

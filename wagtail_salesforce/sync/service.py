@@ -75,6 +75,7 @@ def _run_cycle(
         logger.info("Sync of %s skipped: another worker holds the lease", site)
         return CycleOutcome(run=None, skipped_reason="locked")
     try:
+        _close_abandoned_runs(site)
         run = SyncRun(site=site, full=full, dry_run=dry_run)
         if not dry_run:
             run.save()
@@ -104,6 +105,24 @@ def _run_cycle(
         return CycleOutcome(run=run)
     finally:
         lease.release(connection.pk, holder)
+
+
+ABANDONED_RUN_MESSAGE = (
+    "The worker running this cycle stopped before it finished (its lease ran out); the next "
+    "cycle carried on from the last stored watermark."
+)
+
+
+def _close_abandoned_runs(site: Site) -> int:
+    """Mark the site's runs still "running" as failed: a run is running only while its worker
+    holds the lease, and we hold it now, so their workers died (killed, out of memory)."""
+    abandoned = list(SyncRun.objects.filter(site=site, status=SyncRunStatus.RUNNING))
+    for run in abandoned:
+        run.status = SyncRunStatus.FAILED
+        run.errors = [*run.errors, {"message": ABANDONED_RUN_MESSAGE, "level": "error"}]
+        run.save(update_fields=["status", "errors"])
+        logger.warning("Sync run %s of %s was abandoned by its worker", run.pk, site)
+    return len(abandoned)
 
 
 def connected_sites() -> list[Site]:
