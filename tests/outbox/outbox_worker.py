@@ -1,8 +1,9 @@
 """Helper process of the multi-process outbox test (see test_workers.py).
 
 outbox_worker.py seed LOGIN_URL CLIENT_ID CLIENT_SECRET TOKEN_JSON COUNT
-    migrate the shared database, connect the default site with the given token, store COUNT
-    outbox entries and queue one delivery task per entry on the ORM broker
+    migrate the shared database, connect the default site with the given token, and store COUNT
+    outbox entries as form pages do (each committed with its wake-up request) from WEB_PROCESSES
+    stand-in web processes, each queueing its own coalesced drain task
 outbox_worker.py drain SECONDS
     run the sweeper until nothing is left to deliver (or the time is up); print the states
 """
@@ -14,17 +15,20 @@ import json
 import sys
 import time
 
+# Enough drains for every worker of both clusters to have one in flight when one is killed.
+WEB_PROCESSES = 8
+
 
 def seed(login_url: str, client_id: str, client_secret: str, token_json: str, count: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    from django_q.tasks import async_task
+    from django.db import transaction
     from wagtail.models import Page, Site
 
     from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
     from wagtail_salesforce.outbox.models import OutboxEntry
-    from wagtail_salesforce.tasks import DELIVER_TASK
+    from wagtail_salesforce.tasks import enqueue_delivery, forget_last_wakeup
 
     token = json.loads(token_json)
     site, _created = Site.objects.update_or_create(
@@ -41,13 +45,19 @@ def seed(login_url: str, client_id: str, client_secret: str, token_json: str, co
     connection.instance_url = token["instance_url"]
     connection.status = ConnectionStatus.CONNECTED
     connection.save()
+    per_process = max(1, count // WEB_PROCESSES)
     for n in range(count):
-        entry = OutboxEntry.objects.create(
-            site=site,
-            mapping_key="lead-plain",
-            form_data={"email": f"worker{n:04d}@example.com", "last_name": f"Worker {n}"},
-        )
-        async_task(DELIVER_TASK, entry.pk)
+        if n % per_process == 0:
+            forget_last_wakeup()  # the next web process: its first submission queues a drain
+        with transaction.atomic():
+            entry = OutboxEntry.objects.create_for_submission(
+                site_id=site.pk,
+                page_id=None,
+                submission=None,
+                mapping_key="lead-plain",
+                form_data={"email": f"worker{n:04d}@example.com", "last_name": f"Worker {n}"},
+            )
+            enqueue_delivery(entry.pk)
     print(json.dumps({"seeded": count}), flush=True)
 
 
