@@ -12,7 +12,7 @@ import pytest
 from tests.client.conftest import SandboxCredentials, calls_to, new_lead
 from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.client.bulk import _ResultMatcher, build_csv, parse_bulk_error
-from wagtail_salesforce.exceptions import NetworkError, RecordRejected
+from wagtail_salesforce.exceptions import ApiError, NetworkError, RecordRejected
 
 FAST = {"poll_interval": 0.05, "timeout": 30.0}
 
@@ -132,6 +132,21 @@ def test_a_lost_upload_answer_aborts_the_job_and_saves_nothing(
     assert lost.value.error_code == "RESPONSE_LOST"
     closes = [c for c in calls_to(salesforce_sandbox, "/jobs/ingest/") if c["method"] == "PATCH"]
     assert len(closes) == 1  # the abort, never UploadComplete
+    assert salesforce_sandbox.org.records("Lead") == []
+
+
+def test_a_job_salesforce_fails_as_a_whole_raises_with_its_error_message(
+    client: SalesforceClient, salesforce_sandbox: Any
+):
+    from wagtail_salesforce.sandbox.bulk import FAILED_JOB_MESSAGE
+
+    salesforce_sandbox.faults.add("bulk_job_failed", count=1, method="PATCH", path="/jobs/ingest/")
+
+    with pytest.raises(ApiError) as failed:
+        client.bulk_ingest("Lead", "insert", [new_lead(Email="whole@example.com")], **FAST)
+
+    assert failed.value.error_code == "BULK_JOB_FAILED"
+    assert str(failed.value).endswith(FAILED_JOB_MESSAGE)
     assert salesforce_sandbox.org.records("Lead") == []
 
 

@@ -63,6 +63,29 @@ def test_push_above_the_threshold_goes_through_bulk_and_links_every_lead(
     ]
 
 
+def test_a_bulk_job_failed_as_a_whole_leaves_its_leads_for_the_next_cycle(
+    site: Site, connection: SalesforceConnection, sandbox: Any, settings: Any
+) -> None:
+    settings.WAGTAIL_SALESFORCE = {**settings.WAGTAIL_SALESFORCE, "SYNC_BULK_THRESHOLD": 20}
+    leads = make_leads(site, 30, invalid_at=-1)
+    sandbox.faults.add("bulk_job_failed", count=1, method="PATCH", path="/jobs/ingest/")
+
+    failed = sync(site)
+
+    assert failed.pushed == 0 and failed.status == SyncRunStatus.PARTIAL
+    assert {e["code"] for e in failed.errors} == {"BULK_JOB_FAILED"}
+    waiting = Lead.objects.filter(site=site, needs_push=True, sf_id="")
+    assert waiting.count() == 30  # no record was judged: none waits for a local edit
+    assert sandbox.org.records("Lead") == []
+
+    retried = sync(site)  # the next cycle, with Salesforce processing jobs again
+
+    assert (retried.created, retried.pushed) == (30, 30), retried.errors
+    for lead in leads:
+        lead.refresh_from_db()
+        assert lead.sf_id and not lead.needs_push and lead.sync_error == ""
+
+
 def test_push_at_or_below_the_threshold_still_uses_collections(
     site: Site, connection: SalesforceConnection, sandbox: Any, settings: Any
 ) -> None:

@@ -8,6 +8,7 @@ their result CSVs; query results are paged with ``Sforce-Locator``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import itertools
@@ -15,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET":
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 DEFAULT_MAX_RECORDS = 50000
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024
+# The errorMessage of a job the org could not process (the ``bulk_job_failed`` fault).
+FAILED_JOB_MESSAGE = "InternalServerError : An internal error occurred while processing the job."
 
 
 def _timestamp() -> str:
@@ -70,6 +73,8 @@ class Job:
     result: QueryResult | None = None
     columns: list[str] = field(default_factory=list)
     cancelled: bool = False
+    # Set when the request closing the job carried the ``bulk_job_failed`` fault.
+    fail_with: str | None = None
 
     def info(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -140,6 +145,17 @@ class BulkApi:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-bulk")
         self._pending = 0  # submitted and not finished, including cancelled ones
         self._idle = threading.Condition(self._lock)
+        self._request = threading.local()
+
+    @contextlib.contextmanager
+    def failing_closes(self, enabled: bool) -> Iterator[None]:
+        """While ``enabled``, an ingest job closed (``UploadComplete``) by the request this thread
+        is handling ends ``Failed`` without processing a row."""
+        self._request.fail_closes = enabled
+        try:
+            yield
+        finally:
+            self._request.fail_closes = False
 
     def reset(self) -> None:
         with self._lock:
@@ -296,6 +312,8 @@ class BulkApi:
                     raise api_error(409, "INVALIDJOBSTATE", f"Job is {job.state}, not Open")
                 job.state = "UploadComplete"
                 job.modstamp = _timestamp()
+                if getattr(self._request, "fail_closes", False):
+                    job.fail_with = FAILED_JOB_MESSAGE
                 info = job.info()
             else:
                 raise api_error(400, "INVALIDJOBSTATE", f"Cannot change the job state to {state}")
@@ -317,6 +335,13 @@ class BulkApi:
     def _run_ingest(self, job: Job) -> None:
         job.state = "InProgress"
         job.started = time.monotonic()
+        if job.fail_with:
+            job.uploads = []
+            job.error_message = job.fail_with
+            job.state = "Failed"
+            job.finished = time.monotonic()
+            job.modstamp = _timestamp()
+            return
         delimiter = DELIMITERS[job.column_delimiter]
         terminator = LINE_ENDINGS[job.line_ending]
         uploads, job.uploads = job.uploads, []

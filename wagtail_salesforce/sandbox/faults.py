@@ -22,6 +22,7 @@ LOSE_RESPONSE = "lose_response"
 EXPIRE_SESSION = "expire_session"
 REQUEST_LIMIT_EXCEEDED = "request_limit_exceeded"
 UNABLE_TO_LOCK_ROW = "unable_to_lock_row"
+BULK_JOB_FAILED = "bulk_job_failed"
 
 FAULT_KINDS: tuple[str, ...] = (
     LATENCY,
@@ -32,6 +33,7 @@ FAULT_KINDS: tuple[str, ...] = (
     EXPIRE_SESSION,
     REQUEST_LIMIT_EXCEEDED,
     UNABLE_TO_LOCK_ROW,
+    BULK_JOB_FAILED,
 )
 
 DEFAULT_SEED = 20261129

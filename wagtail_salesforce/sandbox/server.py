@@ -445,7 +445,9 @@ class Sandbox:
                 self._log(role, incoming, None if early.drop else early.status, 0)
                 return early
             lose_response = lose_response or fault.kind == faults.LOSE_RESPONSE
-        reply, counted = self._route(role, incoming)
+        failing_job = any(fault.kind == faults.BULK_JOB_FAILED for fault in fired)
+        with self.bulk.failing_closes(failing_job):
+            reply, counted = self._route(role, incoming)
         self._log(role, incoming, None if lose_response else reply.status, counted)
         if lose_response:
             return Reply(drop=True)

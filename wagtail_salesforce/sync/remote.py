@@ -86,9 +86,10 @@ def write_collections(client: SalesforceClient, writes: Sequence[Write]) -> list
 def write_bulk(client: SalesforceClient, writes: Sequence[Write]) -> list[list[WriteResult]]:
     """Send each write as one Bulk API 2.0 ingest job; results as :func:`write_collections`.
 
-    A job that fails as a whole (it ended ``Failed``, or a request past the retries) reports its
-    error on each of its records, as a failed collection does. Raises OutcomeUnknown when a job
-    was started but its end was not seen.
+    A job that fails as a whole (it ended ``Failed`` or ``Aborted``, or a request past the
+    retries) reports its error on each of its records as transient: no record was judged, so
+    they are sent again next cycle. Raises OutcomeUnknown when a job was started but its end was
+    not seen.
     """
     for write in writes:
         if write.method not in _BULK_OPERATIONS:
@@ -100,10 +101,15 @@ def write_bulk(client: SalesforceClient, writes: Sequence[Write]) -> list[list[W
                 write.sobject, _BULK_OPERATIONS[write.method], write.records
             )
         except ApiError as error:
-            results = [
-                RecordResult(index=index, id=None, success=False, created=None, errors=(error,))
-                for index in range(len(write.records))
-            ]
+            whole_job = WriteResult(
+                id=None,
+                success=False,
+                error_code=error.error_code,
+                message=error.message,
+                transient=True,
+            )
+            outcomes.append([whole_job] * len(write.records))
+            continue
         outcomes.append([_write_result(result) for result in results])
     return outcomes
 
