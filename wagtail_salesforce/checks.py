@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
 from . import conf
@@ -23,3 +24,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     return messages
+
+
+# The outbox sweeper and the delivery drains stop taking new entries after 50 s; django-q2 must
+# let them finish the entry in hand.
+MIN_TASK_TIMEOUT_SECONDS = 60
+
+
+@checks.register()
+def check_task_timeout(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    cluster = getattr(settings, "Q_CLUSTER", {}) or {}
+    timeout = cluster.get("timeout")
+    if timeout is None or float(timeout) >= MIN_TASK_TIMEOUT_SECONDS:
+        return []
+    return [
+        checks.Warning(
+            f"Q_CLUSTER['timeout'] is {timeout} s: django-q2 would kill the outbox sweeper and "
+            "delivery drains (which run for up to 50 s) in the middle of a delivery.",
+            hint=f"Set Q_CLUSTER['timeout'] to at least {MIN_TASK_TIMEOUT_SECONDS} (and "
+            "'retry' above it); the example site uses 120 and 180.",
+            id="wagtail_salesforce.W002",
+        )
+    ]

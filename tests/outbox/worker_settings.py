@@ -15,8 +15,8 @@ Q_CLUSTER = {
     "workers": 2,
     "sync": False,
     "catch_up": False,
-    "timeout": 20,
-    "retry": 25,
+    "timeout": 60,  # drains and the sweeper run up to 50 s (wagtail_salesforce.W002)
+    "retry": 70,
     "poll": 0.1,
     "ack_failures": True,
 }
