@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                 "--api-port", str(options.sandbox_api_port),
                 "--state-dir", str(state_dir / "sandbox-tls"),
                 "--data", str(state_dir / "sandbox.sqlite3"),
+                # The connected app accepts this site's callback whatever --port says.
+                "--callback-url",
+                f"http://127.0.0.1:{options.port}/admin/salesforce/oauth/callback/",
+                "--callback-url",
+                f"http://localhost:{options.port}/admin/salesforce/oauth/callback/",
             ],
             env, "the Salesforce sandbox", stdout=subprocess.PIPE, text=True,
         )

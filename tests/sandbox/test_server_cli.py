@@ -51,6 +51,31 @@ def test_cli_prints_its_facts_first_and_exits_cleanly_on_sigint(tmp_path: Path) 
     assert status == 0
 
 
+def test_callback_url_option_registers_another_callback_on_the_connected_app() -> None:
+    extra = "http://127.0.0.1:8123/admin/salesforce/oauth/callback/"
+    process = launch_sandbox_process("--callback-url", extra)
+    try:
+        assert process.info["callback_urls"][-1] == extra
+        authorize = requests.get(
+            f"{process.login_url}/services/oauth2/authorize",
+            params={"response_type": "code", "client_id": process.client_id,
+                    "redirect_uri": extra},
+            timeout=10, allow_redirects=False,
+        )
+        # A known callback: errors (here, the app's required PKCE) go back to it.
+        assert authorize.status_code == 302
+        assert authorize.headers["Location"].startswith(extra + "?error=")
+        refused = requests.get(
+            f"{process.login_url}/services/oauth2/authorize",
+            params={"response_type": "code", "client_id": process.client_id,
+                    "redirect_uri": "http://127.0.0.1:8124/admin/salesforce/oauth/callback/"},
+            timeout=10, allow_redirects=False,
+        )
+        assert refused.status_code != 302 and "redirect_uri_mismatch" in refused.text
+    finally:
+        assert process.stop() == 0
+
+
 def test_cli_sigterm_also_exits_zero() -> None:
     process = launch_sandbox_process()
     process.process.send_signal(signal.SIGTERM)

@@ -1,5 +1,5 @@
 """Command line: ``python -m wagtail_salesforce.sandbox [--host H] [--port N] [--api-port N]
-[--data FILE] [--org FILE]``.
+[--data FILE] [--org FILE] [--callback-url URL ...]``.
 
 Prints ONE JSON line with ``login_url``, ``instance_url``, ``ca_file``, ``client_id``,
 ``client_secret``, ``callback_urls``, ``username`` and ``password`` first, then serves until
@@ -9,6 +9,7 @@ SIGINT/SIGTERM and exits 0 after closing the data file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -38,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--org", default=None, help="org definition YAML (default: built-in org)")
     parser.add_argument("--state-dir", default=None,
                         help="directory for the generated CA and certificate (default: a temp dir)")
+    parser.add_argument("--callback-url", action="append", default=[], dest="callback_urls",
+                        metavar="URL",
+                        help="also accept this OAuth callback URL on the org's first connected "
+                        "app, as an administrator adds one in Salesforce (repeatable)")
 
 
 def _check_port(value: int, name: str) -> None:
@@ -53,6 +58,7 @@ def serve(
     data: str | None = None,
     org: str | None = None,
     state_dir: str | None = None,
+    callback_urls: Sequence[str] = (),
     out: TextIO | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
@@ -70,6 +76,16 @@ def serve(
     except (OrgFileError, OSError) as error:
         print(f"salesforce sandbox: cannot load the org file: {error}", file=sys.stderr)
         return 2
+    if callback_urls:
+        if not definition.connected_apps:
+            print("salesforce sandbox: --callback-url needs an org with a connected app",
+                  file=sys.stderr)
+            return 2
+        first, *others = definition.connected_apps
+        extended = dataclasses.replace(
+            first, callback_urls=(*first.callback_urls, *callback_urls)
+        )
+        definition = dataclasses.replace(definition, connected_apps=(extended, *others))
     try:
         sandbox = Sandbox(
             definition, data_path=data, host=host, login_port=port, api_port=api_port,
@@ -98,7 +114,7 @@ def serve(
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return serve(host=args.host, port=args.port, api_port=args.api_port, data=args.data,
-                 org=args.org, state_dir=args.state_dir)
+                 org=args.org, state_dir=args.state_dir, callback_urls=args.callback_urls)
 
 
 if __name__ == "__main__":

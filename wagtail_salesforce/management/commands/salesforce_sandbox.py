@@ -32,6 +32,7 @@ class Command(BaseCommand):
             data=options["data"],
             org=options["org"],
             state_dir=options["state_dir"],
+            callback_urls=options["callback_urls"],
             out=self.stdout,
         )
         if status != 0:
