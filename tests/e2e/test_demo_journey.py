@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.example_site.test_demo_command import REPO, _free_port
+from tests.example_site.demo_process import BANNER_END, start_demo
 
 pytestmark = pytest.mark.browser
 
-BANNER_END = "Press Ctrl-C to stop everything."
 # How long the Lead may take to appear: the cluster polls its queue every 0.5 s, so it is there
 # within a few seconds; the bound only keeps a broken demo from hanging the suite.
 DELIVERY_DEADLINE_SECONDS = 60
@@ -35,21 +33,9 @@ def _fact(banner: str, label: str) -> str:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
-    port, sandbox_port, api_port = _free_port(), _free_port(), _free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "example_site" / "demo.py"), "--port", str(port),
-         "--sandbox-port", str(sandbox_port), "--sandbox-api-port", str(api_port),
-         "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    lines: list[str] = []
+    started = start_demo(tmp_path / "state")
+    process, banner = started.process, started.banner
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if BANNER_END in line:
-                break
-        banner = "".join(lines)
         assert BANNER_END in banner, banner
         admin_user, admin_password = _fact(banner, "Admin login").split(" / ")
         sandbox_user, sandbox_password = _fact(banner, "Sandbox login").split(" / ")

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.example_site.demo_process import BANNER_END, start_demo
 
 
 def _children_of(pid: int) -> set[int]:
@@ -61,26 +52,12 @@ def _alive_in_groups(groups: set[int]) -> list[int]:
 
 
 def test_demo_serves_the_site_and_sandbox_then_ctrl_c_stops_every_process(tmp_path: Path) -> None:
-    port, sandbox_port, api_port = _free_port(), _free_port(), _free_port()
-    demo = subprocess.Popen(
-        [sys.executable, str(REPO / "example_site" / "demo.py"), "--port", str(port),
-         "--sandbox-port", str(sandbox_port), "--sandbox-api-port", str(api_port),
-         "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    started = start_demo(tmp_path / "state")
+    demo, port, sandbox_port, banner = (
+        started.process, started.port, started.sandbox_port, started.banner
     )
-    output: list[str] = []
     try:
-        assert demo.stdout is not None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            line = demo.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if "Press Ctrl-C to stop everything." in line:
-                break
-        banner = "".join(output)
-        assert "Press Ctrl-C to stop everything." in banner, banner
+        assert BANNER_END in banner, banner
         assert "Admin login:     admin / demo-password" in banner
 
         site = f"http://127.0.0.1:{port}"
