@@ -94,11 +94,22 @@ class Target:
     action: str  # "created" | "updated"
 
 
+# How long the sweeper and a drain keep taking new entries: below django-q2's task timeout
+# (checked by wagtail_salesforce.W002), so the entry in hand is always finished.
+TASK_TIME_BUDGET_SECONDS = 50.0
+
+
 @dataclass
 class SweepResult:
     resumed: int = 0
     attempted: int = 0
     states: dict[str, int] = field(default_factory=dict)
+
+    def record(self, state: str | None) -> None:
+        """Count one delivery attempt and the state it left the entry in (None: skipped)."""
+        self.attempted += 1
+        if state:
+            self.states[state] = self.states.get(state, 0) + 1
 
 
 def clear_campaign_cache() -> None:
@@ -662,7 +673,9 @@ def resume_paused(*, now: datetime.datetime | None = None) -> int:
     return resumed
 
 
-def sweep(*, limit: int = 200, time_budget_seconds: float = 50.0) -> SweepResult:
+def sweep(
+    *, limit: int = 200, time_budget_seconds: float = TASK_TIME_BUDGET_SECONDS
+) -> SweepResult:
     """Resume what can be resumed, then deliver due entries until ``limit`` or the time budget.
 
     Safe to run in several workers at once: every entry is claimed before it is delivered.
@@ -676,17 +689,14 @@ def sweep(*, limit: int = 200, time_budget_seconds: float = 50.0) -> SweepResult
                 claim_token="", claimed_until=None
             )
             continue
-        state = deliver_claimed(entry_id, token)
-        result.attempted += 1
-        if state:
-            result.states[state] = result.states.get(state, 0) + 1
+        result.record(deliver_claimed(entry_id, token))
     return result
 
 
 def drain(
     watch_until: float,
     *,
-    time_budget_seconds: float = 50.0,
+    time_budget_seconds: float = TASK_TIME_BUDGET_SECONDS,
     poll_seconds: float = 0.25,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
@@ -705,10 +715,7 @@ def drain(
         claims = claim_due(1)
         if claims:
             [(entry_id, token)] = claims
-            state = deliver_claimed(entry_id, token)
-            result.attempted += 1
-            if state:
-                result.states[state] = result.states.get(state, 0) + 1
+            result.record(deliver_claimed(entry_id, token))
             continue
         remaining = watch_until - wall_clock()
         if remaining <= 0:

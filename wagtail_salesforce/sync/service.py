@@ -113,16 +113,14 @@ ABANDONED_RUN_MESSAGE = (
 )
 
 
-def _close_abandoned_runs(site: Site) -> int:
+def _close_abandoned_runs(site: Site) -> None:
     """Mark the site's runs still "running" as failed: a run is running only while its worker
     holds the lease, and we hold it now, so their workers died (killed, out of memory)."""
-    abandoned = list(SyncRun.objects.filter(site=site, status=SyncRunStatus.RUNNING))
-    for run in abandoned:
+    for run in SyncRun.objects.filter(site=site, status=SyncRunStatus.RUNNING):
         run.status = SyncRunStatus.FAILED
         run.errors = [*run.errors, {"message": ABANDONED_RUN_MESSAGE, "level": "error"}]
         run.save(update_fields=["status", "errors"])
         logger.warning("Sync run %s of %s was abandoned by its worker", run.pk, site)
-    return len(abandoned)
 
 
 def connected_sites() -> list[Site]:
