@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["pytester", "tests.services"]  # pytester: the plugin's own tests
 
 
 @pytest.fixture(autouse=True)
