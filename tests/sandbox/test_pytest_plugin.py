@@ -90,6 +90,16 @@ def test_an_equal_org_gets_the_same_sandbox_back_reset(
     assert lead_id not in {record["Id"] for record in again.org.records("Lead")}
 
 
+def test_an_org_files_path_is_an_org_too(
+    salesforce_sandbox_factory: SandboxFactory, salesforce_org_file: OrgFileWriter
+) -> None:
+    path = salesforce_org_file(TIER_ORG)
+
+    sandbox = salesforce_sandbox_factory(path)
+
+    assert "Tier__c" in {field["name"] for field in sandbox.org.describe("Lead")["fields"]}
+
+
 def test_the_process_factory_runs_the_cli_on_the_org(
     salesforce_sandbox_process_factory: SandboxProcessFactory,
 ) -> None:

@@ -102,7 +102,7 @@ class SandboxPool:
 
     def __init__(self, org_files: OrgFileWriter) -> None:
         self._org_files = org_files
-        self._org_paths: dict[str, Path] = {}
+        self._org_paths: dict[str | None, Path] = {}
         self._in_process: dict[tuple[str | None, Clock | None], RunningSandbox] = {}
         self._processes: dict[str | None, SandboxProcess] = {}
 
@@ -113,8 +113,7 @@ class SandboxPool:
         if running is None:
             from .server import start_sandbox
 
-            path = self._org_path(org)
-            running = start_sandbox(org_file=None if path is None else str(path), clock=clock)
+            running = start_sandbox(org_file=self._org_file(org), clock=clock)
             self._in_process[key] = running
         else:
             running.reset()
@@ -127,8 +126,8 @@ class SandboxPool:
         if running is None:
             from .server import launch_sandbox_process
 
-            path = self._org_path(org)
-            running = launch_sandbox_process(*([] if path is None else ["--org", str(path)]))
+            org_file = self._org_file(org)
+            running = launch_sandbox_process(*([] if org_file is None else ["--org", org_file]))
             self._processes[key] = running
         else:
             running.reset()
@@ -142,17 +141,14 @@ class SandboxPool:
         self._in_process.clear()
         self._processes.clear()
 
-    def _org_path(self, org: OrgSource | None) -> Path | None:
-        """The org file to start a sandbox with (written once per definition)."""
-        if org is None:
-            return None
-        if isinstance(org, os.PathLike):
-            return Path(org)
+    def _org_file(self, org: OrgSource | None) -> str | None:
+        """The org file to start a sandbox with (each definition is written once)."""
+        if org is None or isinstance(org, os.PathLike):
+            return None if org is None else os.fspath(org)
         key = _org_key(org)
-        assert key is not None
         if key not in self._org_paths:
             self._org_paths[key] = self._org_files(org)
-        return self._org_paths[key]
+        return str(self._org_paths[key])
 
 
 def _org_key(org: OrgSource | None) -> str | None:
