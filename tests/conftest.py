@@ -1,10 +1,12 @@
-"""Shared fixtures. The ``salesforce_sandbox`` fixture comes from the package's pytest plugin."""
+"""Shared fixtures: the site, sandbox, settings and connection fixtures of ``tests/fixtures.py``
+(built on the package's pytest plugin, which gives ``salesforce_sandbox`` and its kin), the
+PostgreSQL/Redis helpers of ``tests/services.py``, and pytester for the plugin's own tests."""
 
 from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["pytester", "tests.fixtures", "tests.services"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,21 +3,20 @@ their access token at the sandbox's token endpoint (so the refresh path runs ove
 
 from __future__ import annotations
 
-import re
 import secrets
 import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
+from tests.connection.oauth_helpers import authorize_in_sandbox
 from wagtail_salesforce.client import SalesforceClient, clear_describe_cache
 from wagtail_salesforce.exceptions import OAuthError, ReauthorizationRequired
 from wagtail_salesforce.sandbox.oauth import pkce_challenge
-from wagtail_salesforce.sandbox.server import RunningSandbox, start_sandbox
 
 
 class SandboxCredentials:
@@ -116,46 +115,24 @@ def issue_token(
     client_id = client_id or sandbox.client_id
     client_secret = client_secret or sandbox.client_secret
     verifier = secrets.token_urlsafe(48)
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": CALLBACK,
-        "state": secrets.token_urlsafe(8),
-        "code_challenge": pkce_challenge(verifier),
-        "code_challenge_method": "S256",
-    }
-    authorize = f"{sandbox.login_url}/services/oauth2/authorize"
-    login = requests.post(
-        authorize,
-        data={
-            **params,
-            "sandbox_action": "login",
-            "username": sandbox.username,
-            "password": sandbox.password,
-        },
-        allow_redirects=False,
-        timeout=10,
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": CALLBACK,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": pkce_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
     )
-    ticket = re.search(r'name="ticket" value="([^"]+)"', login.text)
-    assert ticket, "the sandbox did not show its consent page"
-    consent = requests.post(
-        authorize,
-        data={
-            **params,
-            "sandbox_action": "consent",
-            "ticket": ticket.group(1),
-            "decision": "allow",
-        },
-        allow_redirects=False,
-        timeout=10,
+    reply = authorize_in_sandbox(
+        f"{sandbox.login_url}/services/oauth2/authorize?{query}", sandbox.username, sandbox.password
     )
-    assert consent.status_code == 302, consent.text[:300]
-    code = dict(parse_qsl(urlsplit(consent.headers["Location"]).query))["code"]
     token = requests.post(
         f"{sandbox.login_url}/services/oauth2/token",
         data={
             "grant_type": "authorization_code",
-            "code": code,
+            "code": reply["code"],
             "client_id": client_id,
             "client_secret": client_secret,
             "redirect_uri": CALLBACK,
@@ -176,21 +153,10 @@ def calls_to(sandbox: Any, path_fragment: str) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="session")
-def _client_sandbox_session(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningSandbox]:
-    org_file = tmp_path_factory.mktemp("client-org") / "org.yaml"
-    org_file.write_text(ORG_YAML, encoding="utf-8")
-    with start_sandbox(org_file=str(org_file)) as running:
-        yield running
-
-
 @pytest.fixture
-def salesforce_sandbox(_client_sandbox_session: RunningSandbox) -> RunningSandbox:
-    """The plugin's fixture, on the client tests' org (see ORG_YAML); reset for each test."""
-    _client_sandbox_session.reset()
-    return _client_sandbox_session
+def salesforce_org() -> str:
+    """The client tests' org (see ORG_YAML) for the plugin's ``salesforce_sandbox``."""
+    return ORG_YAML
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,8 @@ import pytest
 
 from wagtail_salesforce.exceptions import ReauthorizationRequired
 from wagtail_salesforce.sandbox.errors import SfApiError
-from wagtail_salesforce.sandbox.orgfile import definition_from_mapping
+from wagtail_salesforce.sandbox.pytest_plugin import SandboxFactory
+from wagtail_salesforce.sandbox.server import SandboxHandle
 
 # The built-in sandbox org (Lead record type Web_Inquiry, active campaign "Autumn Webinar" with
 # member statuses Sent and Responded), plus Lead fields of the kinds the checks care about.
@@ -91,24 +91,12 @@ class TokenCredentials:
         """Usage is not recorded in these tests."""
 
 
-@pytest.fixture(scope="module")
-def _custom_org_sandbox() -> Iterator[Any]:
-    from wagtail_salesforce.sandbox.server import start_sandbox
-
-    running = start_sandbox(definition=definition_from_mapping(ORG_EXTENSIONS))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 @pytest.fixture
-def custom_org(_custom_org_sandbox: Any) -> Any:
+def custom_org(salesforce_sandbox_factory: SandboxFactory) -> SandboxHandle:
     """A sandbox whose Lead has the extra fields and record types above, reset for the test."""
-    _custom_org_sandbox.reset()
-    return _custom_org_sandbox
+    return salesforce_sandbox_factory(ORG_EXTENSIONS)
 
 
 @pytest.fixture
-def engine_metadata(custom_org: Any) -> EngineOrgMetadata:
+def engine_metadata(custom_org: SandboxHandle) -> EngineOrgMetadata:
     return EngineOrgMetadata(custom_org.org)

@@ -3,8 +3,6 @@ own org id, certificate, tokens and API counter stands in for the second org."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,8 @@ from wagtail_salesforce.client import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import ReauthorizationRequired
 from wagtail_salesforce.sandbox.ids import to_18
-from wagtail_salesforce.sandbox.orgfile import load_org_definition
-from wagtail_salesforce.sandbox.server import start_sandbox
+from wagtail_salesforce.sandbox.pytest_plugin import SandboxFactory
+from wagtail_salesforce.sandbox.server import SandboxHandle
 
 from .oauth_helpers import configure_site, connect_site
 
@@ -24,15 +22,8 @@ SECOND_ORG_ID = to_18("00D000000000B0B")
 
 
 @pytest.fixture
-def second_org() -> Iterator[Any]:
-    definition = dataclasses.replace(
-        load_org_definition(None), org_id=SECOND_ORG_ID, org_name="Second Org"
-    )
-    running = start_sandbox(definition=definition)
-    try:
-        yield running
-    finally:
-        running.stop()
+def second_org(salesforce_sandbox_factory: SandboxFactory) -> SandboxHandle:
+    return salesforce_sandbox_factory({"org": {"id": SECOND_ORG_ID, "name": "Second Org"}})
 
 
 def test_two_sites_use_two_orgs_independently(

@@ -22,13 +22,11 @@ pytestmark = [
 
 PASSWORD = "correct-horse-battery"
 
-# The outbox tests' fixtures: their sandbox org, YAML, settings and a connected site.
-_outbox_sandbox_session = outbox_fixtures._outbox_sandbox_session
-sandbox = outbox_fixtures.sandbox
-config_file = outbox_fixtures.config_file
+# The outbox tests' sandbox org, YAML and settings (site and connection are the shared ones).
+salesforce_org = outbox_fixtures.salesforce_org
+config_yaml = outbox_fixtures.config_yaml
+salesforce_settings = outbox_fixtures.salesforce_settings
 outbox_settings = outbox_fixtures.outbox_settings
-site = outbox_fixtures.site
-connection = outbox_fixtures.connection
 
 
 def test_a_visitors_submission_is_delivered_and_the_editor_sees_it(

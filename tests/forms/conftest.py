@@ -1,10 +1,8 @@
-"""The form tests share the outbox tests' sandbox, connected site and YAML fixtures."""
+"""The form tests run on the outbox tests' org, YAML and settings (``tests/outbox/conftest.py``)."""
 
 from tests.outbox.conftest import (  # noqa: F401
-    _outbox_sandbox_session,
-    config_file,
-    connection,
+    config_yaml,
     outbox_settings,
-    sandbox,
-    site,
+    salesforce_org,
+    salesforce_settings,
 )

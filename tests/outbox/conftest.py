@@ -1,22 +1,20 @@
-"""Fixtures for the form and outbox tests: a sandbox org with an external-ID field on Lead, a
-Site connected to it through the real OAuth flow, the YAML config in a temporary file and a
-landing page with a form."""
+"""The form and outbox tests' variant of the shared fixtures (``tests/fixtures.py``): a sandbox
+org with an external-ID field on Lead, the mappings in CONFIG_YAML and fast retries; ``connection``
+is the site connected through the web-server flow. Helpers: entries, leads, a landing page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from wagtail.models import Page, Site
 
-from tests.connection.oauth_helpers import configure_site, connect_site, default_site
-from wagtail_salesforce.client import clear_describe_cache
+from tests.connection.oauth_helpers import connect_site
+from tests.fixtures import FAST_RETRIES
 from wagtail_salesforce.connection.models import SalesforceConnection
-from wagtail_salesforce.outbox.delivery import clear_campaign_cache
 from wagtail_salesforce.outbox.models import OutboxEntry
-from wagtail_salesforce.sandbox.server import RunningSandbox, start_sandbox
+from wagtail_salesforce.sandbox.server import SandboxHandle
 
 ORG_YAML = """
 objects:
@@ -67,51 +65,34 @@ forms:
       Company: {value: Acme}
 """
 
-CLIENT_ID = "outbox-tests-key"
-CLIENT_SECRET = "outbox-tests-secret"
 
-
-@pytest.fixture(scope="session")
-def _outbox_sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    org_file = tmp_path_factory.mktemp("outbox-org") / "org.yaml"
-    org_file.write_text(ORG_YAML, encoding="utf-8")
-    with start_sandbox(org_file=str(org_file)) as running:
-        yield running
+@pytest.fixture
+def salesforce_org() -> str:
+    return ORG_YAML
 
 
 @pytest.fixture
-def sandbox(_outbox_sandbox_session: RunningSandbox) -> RunningSandbox:
-    """The outbox tests' sandbox (see ORG_YAML), reset for each test."""
-    _outbox_sandbox_session.reset()
-    return _outbox_sandbox_session
+def config_yaml() -> str:
+    return CONFIG_YAML
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "salesforce.yaml"
-    path.write_text(CONFIG_YAML, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(autouse=True)
-def outbox_settings(settings: Any, sandbox: RunningSandbox, config_file: Path) -> Iterator[None]:
-    """Trust the sandbox, read our YAML, and keep every backoff at (near) zero so tests run
-    attempt after attempt without waiting. Faults surface at the outbox (no client retries)."""
-    settings.WAGTAIL_SALESFORCE = {
-        "CA_FILE": sandbox.ca_file,
-        "CONFIG_FILES": [str(config_file)],
+def salesforce_settings(salesforce_settings: dict[str, Any]) -> dict[str, Any]:
+    """Keep every backoff at (near) zero so tests run attempt after attempt without waiting.
+    Faults surface at the outbox (no client retries)."""
+    return {
+        **salesforce_settings,
+        **FAST_RETRIES,
         "TIMEOUT": (2.0, 5.0),
         "MAX_RETRIES": 0,
-        "RETRY_BACKOFF_SECONDS": 0.001,
-        "RETRY_BACKOFF_MAX_SECONDS": 0.002,
         "OUTBOX_RETRY_BASE_SECONDS": 0.0,
         "OUTBOX_RETRY_MAX_SECONDS": 0.0,
     }
-    clear_describe_cache()
-    clear_campaign_cache()
-    yield
-    clear_describe_cache()
-    clear_campaign_cache()
+
+
+@pytest.fixture(autouse=True)
+def outbox_settings(plugin_settings: dict[str, Any]) -> None:
+    """Every outbox test trusts the sandbox and reads CONFIG_YAML, with the settings above."""
 
 
 def write_config(path: Path, text: str) -> None:
@@ -119,19 +100,7 @@ def write_config(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-@pytest.fixture
-def site(db: None) -> Site:
-    return default_site()
-
-
-@pytest.fixture
-def connection(site: Site, sandbox: RunningSandbox) -> SalesforceConnection:
-    """``site`` connected to the sandbox through the web-server flow (it holds a refresh token)."""
-    configured = configure_site(site, sandbox, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    return connect_site(configured, sandbox)
-
-
-def reconnect(connection: SalesforceConnection, sandbox: RunningSandbox) -> SalesforceConnection:
+def reconnect(connection: SalesforceConnection, sandbox: SandboxHandle) -> SalesforceConnection:
     """What an administrator's Connect click does after a revoke: a new authorisation."""
     connection.refresh_from_db()
     return connect_site(connection, sandbox)
@@ -141,7 +110,7 @@ def make_entry(site: Site, mapping_key: str, **form_data: Any) -> OutboxEntry:
     return OutboxEntry.objects.create(site=site, mapping_key=mapping_key, form_data=form_data)
 
 
-def leads_with_email(sandbox: RunningSandbox, email: str) -> list[dict[str, Any]]:
+def leads_with_email(sandbox: SandboxHandle, email: str) -> list[dict[str, Any]]:
     return [
         lead
         for lead in sandbox.org.records("Lead")

@@ -6,15 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
 
-from wagtail_salesforce.sandbox.server import RunningSandbox, start_sandbox
+from wagtail_salesforce.sandbox.pytest_plugin import SandboxFactory
+from wagtail_salesforce.sandbox.server import SandboxHandle
 
 from .conftest import API_VERSION, RawApi, assert_error
 
@@ -56,16 +55,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="module")
-def custom_sandbox(tmp_path_factory: pytest.TempPathFactory,
-                   clock: ManualClock) -> Iterator[RunningSandbox]:
-    org_file = Path(tmp_path_factory.mktemp("org")) / "org.yaml"
-    org_file.write_text(ORG_YAML, encoding="utf-8")
-    with start_sandbox(org_file=str(org_file), clock=clock) as running:
-        yield running
+def custom_sandbox(salesforce_sandbox_factory: SandboxFactory,
+                   clock: ManualClock) -> SandboxHandle:
+    return salesforce_sandbox_factory(ORG_YAML, clock=clock)
 
 
 @pytest.fixture
-def custom_api(custom_sandbox: RunningSandbox) -> RawApi:
+def custom_api(custom_sandbox: SandboxHandle) -> RawApi:
     custom_sandbox.reset()
     return RawApi(custom_sandbox, custom_sandbox.password_token()["access_token"])
 
@@ -75,7 +71,7 @@ def _lead(**values: Any) -> dict[str, Any]:
 
 
 def test_upsert_on_external_id_creates_updates_and_reports_several_matches(
-    custom_api: RawApi, custom_sandbox: RunningSandbox
+    custom_api: RawApi, custom_sandbox: SandboxHandle
 ) -> None:
     url = "/sobjects/Lead/Submission_Id__c/sub-1"
     first = custom_api.patch(url, json=_lead())
@@ -94,7 +90,7 @@ def test_upsert_on_external_id_creates_updates_and_reports_several_matches(
 
 
 def test_upsert_before_v46_updates_with_204(custom_api: RawApi,
-                                           custom_sandbox: RunningSandbox) -> None:
+                                           custom_sandbox: SandboxHandle) -> None:
     old = RawApi(custom_sandbox, custom_api.token, version="45.0")
     assert old.patch("/sobjects/Lead/Submission_Id__c/sub-2", json=_lead()).status_code == 201
     updated = old.patch("/sobjects/Lead/Submission_Id__c/sub-2", json={"Title": "x"})
@@ -144,7 +140,7 @@ def test_replication_window_needs_start_and_end(custom_api: RawApi) -> None:
 
 
 def test_bulk2_upsert_on_an_external_id_creates_and_updates(
-    custom_api: RawApi, custom_sandbox: RunningSandbox
+    custom_api: RawApi, custom_sandbox: SandboxHandle
 ) -> None:
     existing = custom_sandbox.org.create("Lead", _lead(Submission_Id__c="known"))
     sf = Salesforce(instance_url=custom_sandbox.instance_url, session_id=custom_api.token,

@@ -1,18 +1,15 @@
-"""Fixtures for the sync tests: a Site connected to the sandbox (a password-grant token stored
-through the connection model), the sync YAML in a temporary file, and helpers."""
+"""The sync tests' variant of the shared fixtures (``tests/fixtures.py``): the sync YAML, no client
+retries, and ``connection`` holding a password-grant token stored through the connection model.
+Helpers: run a cycle, read the sandbox's records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from wagtail.models import Site
 
-from tests.connection.oauth_helpers import default_site
-from wagtail_salesforce.client import clear_describe_cache
-from wagtail_salesforce.connection.models import SalesforceConnection
+from tests.fixtures import FAST_RETRIES, ConnectionGrant
 from wagtail_salesforce.sync.models import SyncRun
 from wagtail_salesforce.sync.service import run_cycle
 
@@ -53,56 +50,25 @@ forms:
 
 
 @pytest.fixture
-def sandbox(salesforce_sandbox: Any) -> Any:
-    return salesforce_sandbox
+def config_yaml() -> str:
+    return SYNC_YAML
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "salesforce.yaml"
-    path.write_text(SYNC_YAML, encoding="utf-8")
-    return path
+def salesforce_settings(salesforce_settings: dict[str, Any]) -> dict[str, Any]:
+    """Fail fast on faults (no client retries)."""
+    return {**salesforce_settings, **FAST_RETRIES, "TIMEOUT": (2.0, 10.0), "MAX_RETRIES": 0}
 
 
 @pytest.fixture(autouse=True)
-def sync_settings(settings: Any, sandbox: Any, config_file: Path) -> Iterator[None]:
-    """Trust the sandbox, read our YAML, fail fast on faults (no client retries)."""
-    settings.WAGTAIL_SALESFORCE = {
-        "CA_FILE": sandbox.ca_file,
-        "CONFIG_FILES": [str(config_file)],
-        "TIMEOUT": (2.0, 10.0),
-        "MAX_RETRIES": 0,
-        "RETRY_BACKOFF_SECONDS": 0.001,
-        "RETRY_BACKOFF_MAX_SECONDS": 0.002,
-    }
-    clear_describe_cache()
-    yield
-    clear_describe_cache()
-
-
-def connect_with_token(site: Site, sandbox: Any) -> SalesforceConnection:
-    """Store a password-grant token on ``site``'s connection, as the OAuth callback would."""
-    token = sandbox.password_token()
-    connection = SalesforceConnection(
-        site=site, enabled=True, login_url=sandbox.login_url, consumer_key=sandbox.client_id
-    )
-    connection.consumer_secret = sandbox.client_secret
-    connection.access_token = token["access_token"]
-    connection.refresh_token = token.get("refresh_token") or ""
-    connection.instance_url = token["instance_url"]
-    connection.settle_status()
-    connection.save()
-    return connection
+def sync_settings(plugin_settings: dict[str, Any]) -> None:
+    """Every sync test trusts the sandbox and reads SYNC_YAML, with the settings above."""
 
 
 @pytest.fixture
-def site(db: None) -> Site:
-    return default_site()
-
-
-@pytest.fixture
-def connection(site: Site, sandbox: Any) -> SalesforceConnection:
-    return connect_with_token(site, sandbox)
+def connection_grant() -> ConnectionGrant:
+    """The sync tests' site holds a password-grant token of the sandbox's own connected app."""
+    return "password"
 
 
 def sync(site: Site, **options: Any) -> SyncRun:
