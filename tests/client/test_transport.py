@@ -10,7 +10,7 @@ import requests
 
 from tests.client.conftest import SandboxCredentials, new_lead
 from wagtail_salesforce.client import SalesforceClient, parse_limit_info
-from wagtail_salesforce.client.http import SalesforceTransport, loggable_path
+from wagtail_salesforce.client.transport import SalesforceAdapter, loggable_path
 from wagtail_salesforce.exceptions import TLSVerificationFailed
 
 
@@ -99,9 +99,9 @@ def test_a_session_asking_not_to_verify_still_verifies(credentials: SandboxCrede
         client.query("SELECT Id FROM Lead")
 
 
-def test_the_transport_refuses_to_disable_verification():
+def test_the_adapter_refuses_to_disable_verification():
     with pytest.raises(ValueError, match="cannot be turned off"):
-        SalesforceTransport(verify=False, timeout=1.0)
+        SalesforceAdapter(verify=False, timeout=1.0)
 
 
 def test_plain_http_instance_urls_are_refused(credentials: SandboxCredentials):

@@ -36,8 +36,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from wagtail_salesforce import conf
-from wagtail_salesforce.client import SalesforceClient, client_for, soql_identifier, soql_quote
+from wagtail_salesforce.client import SalesforceClient, soql_identifier, soql_quote
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import (
     ApiError,
     ApiLimitExceeded,
