@@ -44,11 +44,11 @@ from wagtail_salesforce.exceptions import (
     ApiLimitExceeded,
     ConvertedLead,
     DuplicateValue,
+    InsufficientAccess,
     MultipleMatches,
     NotConnected,
     NotFound,
     OutcomeUnknown,
-    PermissionDenied,
     QueryError,
     RecordRejected,
     TLSVerificationFailed,
@@ -239,7 +239,7 @@ def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
             _fail(
                 entry, token, error.code, error.message, error.fields, attempts=entry.attempts + 1
             )
-        except (RecordRejected, MultipleMatches, PermissionDenied, QueryError, NotFound) as error:
+        except (RecordRejected, MultipleMatches, InsufficientAccess, QueryError, NotFound) as error:
             _fail(
                 entry,
                 token,
