@@ -46,7 +46,8 @@ from .oauth import (
     OAuthService,
 )
 from .orgfile import OrgDefinition
-from .rest import ApiResponse, RestApi, error_response, parse_api_version, versions_listing
+from .responses import ApiResponse, error_response
+from .rest import RestApi, parse_api_version, versions_listing
 
 logger = logging.getLogger(__name__)
 
