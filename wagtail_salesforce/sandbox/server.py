@@ -741,10 +741,6 @@ class SandboxHandle:
         """End every open SOQL cursor: the next ``nextRecordsUrl`` is INVALID_QUERY_LOCATOR."""
         self.sandbox.rest.expire_cursors()
 
-    def wait_for_bulk_jobs(self, timeout: float = 30.0) -> bool:
-        """Block until no Bulk API job is queued or running (bounded by ``timeout``)."""
-        return self.sandbox.bulk.wait_idle(timeout)
-
     def add_connected_app(
         self,
         *,
