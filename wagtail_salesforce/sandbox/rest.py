@@ -148,7 +148,6 @@ class RestApi:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_lock = threading.Lock()
         self._cursor_ids = itertools.count(1)
-        self._prefixes: dict[str, str] | None = None
 
     def reset(self) -> None:
         with self._cursor_lock:
@@ -623,15 +622,7 @@ class RestApi:
         return self._run_collection(call, records, all_or_none, write)
 
     def _sobject_for_id(self, record_id: str) -> str:
-        if self._prefixes is None:
-            self._prefixes = {
-                entry["keyPrefix"]: entry["name"]
-                for entry in self.org.describe_global().get("sobjects", [])
-                if entry.get("keyPrefix")
-            }
-        sobject = None
-        if ids.is_valid_id(record_id):
-            sobject = self._prefixes.get(ids.key_prefix(record_id))
+        sobject = self.org.sobject_for_id(record_id)
         if sobject is None:
             raise api_error(400, "MALFORMED_ID", f"malformed id {record_id}")
         return sobject

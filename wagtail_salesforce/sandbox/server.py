@@ -4,7 +4,8 @@
   revoke, userinfo and identity endpoints, the read-only record browser and the control API
   under ``/__sandbox__/`` (faults, call log, reset).
 * The **API host** (HTTPS, self-signed certificate from :mod:`tls`): the REST and Bulk 2.0 API
-  under ``/services/data/``, plus ``/services/oauth2/*`` and ``/id/`` as a real instance URL has.
+  under ``/services/data/``, plus ``/services/oauth2/*`` and ``/id/`` as a real instance URL has,
+  and ``GET /{Id}``, which (as in a real org) redirects to the record's page: the record browser's.
 
 Both are ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive so clients such as
 simple-salesforce (``requests.Session``) reuse their TLS connections.
@@ -17,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import ssl
@@ -38,6 +40,7 @@ from . import browser, faults, tls
 from .bulk import BulkApi
 from .engine import Org
 from .errors import SfApiError
+from .ids import to_18
 from .oauth import (
     AuthorizePageError,
     AuthorizeRedirectError,
@@ -65,6 +68,8 @@ LOCK_FAILED = [
     }
 ]
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+# A record link: a 15- or 18-character Id at the root of the instance URL.
+RECORD_LINK = re.compile(r"/(?P<id>[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?)")
 
 
 @dataclass
@@ -488,7 +493,21 @@ class Sandbox:
             return self._identity(incoming), 0
         if role == "api" and (path == "/services/data" or path.startswith("/services/data/")):
             return self._rest(incoming)
+        link = RECORD_LINK.fullmatch(path)
+        if role == "api" and link is not None and incoming.method in ("GET", "HEAD"):
+            return self._record_link(link.group("id")), 0
         return Reply.json(404, NOT_FOUND), 0
+
+    def _record_link(self, record_id: str) -> Reply:
+        """``{instance_url}/{Id}``: a real org redirects to the record's page in its UI (even
+        for a missing or deleted record, whose page then says so). Here the page is the record
+        browser's on the login host; an Id whose key prefix names none of the org's objects has
+        no page to go to and gets a "Not found" page at once."""
+        sobject = self.org.sobject_for_id(record_id)
+        if sobject is None:
+            page = browser.unknown_record_page(self.org, record_id, self.login_url)
+            return Reply.html(404, page)
+        return Reply.redirect(self.login_url + browser.record_path(sobject, to_18(record_id)))
 
     # -- REST -----------------------------------------------------------------------------------
     def _rest(self, incoming: Incoming) -> tuple[Reply, int]:
