@@ -1107,7 +1107,7 @@ class Org:
             table = self._tables[compiled.root.name]
             deleted_column = table.column_of["IsDeleted"]
             predicate = compiled.predicate
-            matched = [
+            matched: list[soql.Row] = [
                 row
                 for row in self._candidate_rows(table, compiled)
                 if (include_deleted or not row[deleted_column])

@@ -343,7 +343,7 @@ class RestApi:
             )
         if result.total_size > 1:
             error = api_error(300, "MULTIPLE_CHOICES", "More than one record found")
-            error.record_urls = [  # type: ignore[attr-defined]
+            error.record_urls = [
                 f"/services/data/v{version}/sobjects/{sobject}/{row['Id']}"
                 for row in result.page(0, result.total_size)
             ]
@@ -592,8 +592,8 @@ class RestApi:
                 if values.get("id") or values.get("Id"):
                     raise api_error(400, "INVALID_FIELD",
                                     "cannot specify Id in an insert call", ("Id",))
-                record_id = self._create(inner, sobject, values)
-                return {"id": record_id, "success": True, "errors": []}
+                created_id = self._create(inner, sobject, values)
+                return {"id": created_id, "success": True, "errors": []}
             record_id = values.get("Id") or values.get("id")
             if not record_id:
                 raise api_error(400, "MISSING_ARGUMENT", "Id not specified in an update call")
