@@ -15,8 +15,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+
+from .orgfile import OrgFileError, load_org_definition
+from .server import Sandbox
 
 # What signal.signal() returns and accepts back: a function, SIG_DFL/SIG_IGN, or None.
 SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
@@ -67,11 +71,6 @@ def serve(
     stop_event: threading.Event | None = None,
 ) -> int:
     """Start the sandbox, print its JSON line, serve until a signal (or ``stop_event``)."""
-    from pathlib import Path
-
-    from .orgfile import OrgFileError, load_org_definition
-    from .server import Sandbox
-
     out = out or sys.stdout
     _check_port(port, "--port")
     _check_port(api_port, "--api-port")

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import selectors
 import signal
 import socket
 import ssl
@@ -48,7 +49,7 @@ from .oauth import (
     OAuthError,
     OAuthService,
 )
-from .orgfile import OrgDefinition
+from .orgfile import OrgDefinition, load_org_definition
 from .responses import ApiResponse, error_response
 from .rest import RestApi, parse_api_version, versions_listing
 
@@ -806,6 +807,7 @@ class SandboxHandle:
 
     def requests_session(self) -> Any:
         """A ``requests.Session`` that trusts the sandbox's CA."""
+        # Imported here: only tests use it, and the server itself has no use for requests.
         import requests
 
         session = requests.Session()
@@ -817,6 +819,7 @@ class SandboxHandle:
 
     def simple_salesforce(self, version: str = "62.0", token: str | None = None) -> Any:
         """A simple-salesforce client on the instance URL with a fresh (or given) access token."""
+        # Imported here: only tests use it, and it is slow to import for a server that never does.
         from simple_salesforce import Salesforce
 
         access_token = token or self.password_token()["access_token"]
@@ -852,8 +855,6 @@ def start_sandbox(
     ``clock`` (returning aware datetimes) drives the records' timestamps, for tests of
     ``updated``/``deleted`` windows and watermarks.
     """
-    from .orgfile import load_org_definition
-
     sandbox = Sandbox(
         definition or load_org_definition(org_file),
         data_path=data_path, host=host, login_port=login_port, api_port=api_port, clock=clock,
@@ -909,8 +910,6 @@ class SandboxProcess:
 def launch_sandbox_process(*args: str, env: dict[str, str] | None = None,
                            timeout: float = 30.0) -> SandboxProcess:
     """Start the CLI with ``args`` and wait for its first JSON line (bounded by ``timeout``)."""
-    import selectors
-
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "wagtail_salesforce.sandbox", *args],
         stdout=subprocess.PIPE, stderr=None, text=True, env=env or dict(os.environ),
