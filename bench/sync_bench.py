@@ -208,7 +208,7 @@ def _naive(info: dict[str, Any], sandbox: Any, count: int, used: Any) -> tuple[i
     """Create ``count`` leads one REST call each, through the same client, on a fresh org."""
     from wagtail.models import Site
 
-    from wagtail_salesforce.client import client_for
+    from wagtail_salesforce.connection.credentials import client_for
     from wagtail_salesforce.connection.models import SalesforceConnection
 
     sandbox.control("POST", "reset")

@@ -111,7 +111,7 @@ class ApiLimitExceeded(ApiError):
     """403 REQUEST_LIMIT_EXCEEDED: the daily API requests are spent; pause, do not retry now."""
 
 
-class PermissionDenied(ApiError):
+class InsufficientAccess(ApiError):
     """403 other than the API limit: the Salesforce user lacks access."""
 
 
@@ -147,9 +147,9 @@ class QueryError(ApiError):
 ERROR_CODES: dict[str, type[ApiError]] = {
     "INVALID_SESSION_ID": SessionExpired,
     "REQUEST_LIMIT_EXCEEDED": ApiLimitExceeded,
-    "INSUFFICIENT_ACCESS": PermissionDenied,
-    "INSUFFICIENT_ACCESS_OR_READONLY": PermissionDenied,
-    "API_DISABLED_FOR_ORG": PermissionDenied,
+    "INSUFFICIENT_ACCESS": InsufficientAccess,
+    "INSUFFICIENT_ACCESS_OR_READONLY": InsufficientAccess,
+    "API_DISABLED_FOR_ORG": InsufficientAccess,
     "NOT_FOUND": NotFound,
     "ENTITY_IS_DELETED": NotFound,
     "INVALID_ID_FIELD": NotFound,
@@ -189,7 +189,7 @@ def error_class(error_code: str | None, status: int | None) -> type[ApiError]:
     if status == 401:
         return SessionExpired
     if status == 403:
-        return PermissionDenied
+        return InsufficientAccess
     if status == 404:
         return NotFound
     if status >= 500:

@@ -478,7 +478,7 @@ def test_callback_is_refused_when_the_site_moved_after_connect(
 
 def test_saving_settings_keeps_a_token_refreshed_meanwhile(connected: Any, sandbox: Any) -> None:
     from wagtail_salesforce.admin.forms import ConnectionSettingsForm
-    from wagtail_salesforce.client import client_for
+    from wagtail_salesforce.connection.credentials import client_for
 
     loaded = SalesforceConnection.objects.get(pk=connected.pk)  # the admin opens the panel
     form = ConnectionSettingsForm(

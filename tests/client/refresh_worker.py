@@ -19,7 +19,7 @@ def main() -> int:
     django.setup()
     from wagtail.models import Site
 
-    from wagtail_salesforce.client import client_for
+    from wagtail_salesforce.connection.credentials import client_for
 
     client = client_for(Site.objects.get(is_default_site=True))
     print("ready", flush=True)

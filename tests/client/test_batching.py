@@ -9,7 +9,7 @@ import pytest
 
 from tests.client.conftest import calls_to, new_lead
 from wagtail_salesforce.client import SalesforceClient
-from wagtail_salesforce.client.client import LOOKUP_MAX_CHARS, LOOKUP_MAX_VALUES
+from wagtail_salesforce.client.operations import LOOKUP_MAX_CHARS, LOOKUP_MAX_VALUES
 from wagtail_salesforce.client.soql import soql_in_batches, soql_quote
 from wagtail_salesforce.exceptions import (
     ApiLimitExceeded,

@@ -15,7 +15,7 @@ from django.db import connection as db_connection
 from wagtail.models import Site
 
 from tests.connection.oauth_helpers import configure_site, connect_site
-from wagtail_salesforce.client import client_for
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ApiUsageDaily, SalesforceConnection
 from wagtail_salesforce.exceptions import NotConnected
 

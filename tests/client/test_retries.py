@@ -10,6 +10,7 @@ import pytest
 
 from tests.client.conftest import calls_to, new_lead
 from wagtail_salesforce.client import SalesforceClient
+from wagtail_salesforce.client.transport import retry_delay
 from wagtail_salesforce.exceptions import NetworkError, OutcomeUnknown, TransientError
 
 
@@ -144,6 +145,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
 def test_backoff_is_full_jitter_under_an_exponential_cap(settings: Any):
     settings.WAGTAIL_SALESFORCE = {"RETRY_BACKOFF_SECONDS": 0.5, "RETRY_BACKOFF_MAX_SECONDS": 3.0}
     for retry, cap in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (10, 3.0)]:
-        delays = [SalesforceClient._backoff(retry) for _ in range(200)]
+        delays = [retry_delay(retry) for _ in range(200)]
         assert all(0.0 <= delay <= cap for delay in delays)
         assert max(delays) > cap / 2  # spread over the whole window, not a fixed delay

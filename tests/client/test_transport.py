@@ -10,7 +10,12 @@ import requests
 
 from tests.client.conftest import SandboxCredentials, new_lead
 from wagtail_salesforce.client import SalesforceClient, parse_limit_info
-from wagtail_salesforce.client.http import SalesforceTransport, loggable_path
+from wagtail_salesforce.client.transport import (
+    SalesforceAdapter,
+    TLSVerificationError,
+    configured_session,
+    loggable_path,
+)
 from wagtail_salesforce.exceptions import TLSVerificationFailed
 
 
@@ -99,9 +104,9 @@ def test_a_session_asking_not_to_verify_still_verifies(credentials: SandboxCrede
         client.query("SELECT Id FROM Lead")
 
 
-def test_the_transport_refuses_to_disable_verification():
+def test_the_adapter_refuses_to_disable_verification():
     with pytest.raises(ValueError, match="cannot be turned off"):
-        SalesforceTransport(verify=False, timeout=1.0)
+        SalesforceAdapter(verify=False, timeout=1.0)
 
 
 def test_plain_http_instance_urls_are_refused(credentials: SandboxCredentials):
@@ -118,6 +123,24 @@ def test_the_environment_cannot_replace_the_configured_ca(
     monkeypatch.setenv("CURL_CA_BUNDLE", requests.certs.where())
 
     assert client.query("SELECT Id FROM Lead")["done"] is True
+
+
+def test_the_configured_session_trusts_ca_file_and_not_the_environment(
+    salesforce_sandbox: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+):
+    # What the OAuth endpoints are called through: the environment cannot add trust either.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", salesforce_sandbox.ca_file)
+    url = f"{salesforce_sandbox.instance_url}/services/data/"
+    settings.WAGTAIL_SALESFORCE = {**settings.WAGTAIL_SALESFORCE, "CA_FILE": None}
+    with configured_session() as session, pytest.raises(TLSVerificationError):
+        session.get(url)
+
+    settings.WAGTAIL_SALESFORCE = {
+        **settings.WAGTAIL_SALESFORCE,
+        "CA_FILE": salesforce_sandbox.ca_file,
+    }
+    with configured_session() as session:
+        assert session.get(url).status_code == 200
 
 
 @pytest.mark.parametrize(

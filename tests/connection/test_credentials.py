@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from wagtail.models import ModelLogEntry, Site
 
-from wagtail_salesforce.client import client_for
 from wagtail_salesforce.connection import credentials as credentials_module
 from wagtail_salesforce.connection import crypto
-from wagtail_salesforce.connection.credentials import credentials_for
+from wagtail_salesforce.connection.credentials import client_for, credentials_for
 from wagtail_salesforce.connection.models import (
     ApiUsageDaily,
     ConnectionStatus,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from wagtail.models import Site
 
-from wagtail_salesforce.client import client_for
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import ReauthorizationRequired
 from wagtail_salesforce.sandbox.ids import to_18

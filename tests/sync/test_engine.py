@@ -133,8 +133,8 @@ def test_push_looks_up_before_creating_across_match_objects(
 def test_pull_window_starts_where_unseen_late_commits_are_still_possible(
     site: Site, connection: SalesforceConnection, sandbox: Any
 ) -> None:
-    from wagtail_salesforce.client import client_for
     from wagtail_salesforce.config import get_config
+    from wagtail_salesforce.connection.credentials import client_for
     from wagtail_salesforce.sync.engine import Cycle
     from wagtail_salesforce.sync.models import SyncRun
 

@@ -251,7 +251,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 @manage_permission_required
 def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
-    from wagtail_salesforce.client import client_for
+    from wagtail_salesforce.connection.credentials import client_for
 
     site = get_object_or_404(Site, pk=site_id)
     try:

@@ -3,8 +3,9 @@
 One job per call: create it (``POST jobs/ingest``), upload the records as one CSV (``PUT
 .../batches``), close it (``PATCH state=UploadComplete``), poll it until it ends, then read its
 ``successfulResults``, ``failedResults`` and ``unprocessedrecords`` CSVs. Every request goes
-through the client's own call machinery, so it is counted, refreshes an expired session and
-retries transient failures like any other call.
+through the connection's :class:`~.transport.Transport` (``rest()`` for JSON, ``raw()`` for the
+CSVs), so it is counted, refreshes an expired session and retries transient failures like any
+other call.
 
 Mapping results back to the input. The result CSVs are not in input order and Salesforce accepts
 no extra column to carry a position (an unknown column fails the job). But every result row
@@ -27,19 +28,19 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from wagtail_salesforce.exceptions import (
     ApiError,
     BatchOutcomeUnknown,
     NetworkError,
     OutcomeUnknown,
-    TransientError,
     api_error,
 )
 
-if TYPE_CHECKING:
-    from .client import RecordResult, SalesforceClient
+from .results import RecordResult, log_failures, not_saved
+from .transport import Transport
+from .validation import check_update_records, check_upsert_records, valid_sobject_name
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class _ResultMatcher:
 
 
 def bulk_ingest(
-    client: SalesforceClient,
+    transport: Transport,
     sobject: str,
     operation: BulkOperation,
     records: Sequence[Mapping[str, Any]],
@@ -162,14 +163,7 @@ def bulk_ingest(
     :class:`BatchOutcomeUnknown` when the job was started but its end was not seen in time (or
     the answer to closing it was lost): records may or may not have been saved.
     """
-    from .client import (
-        RecordResult,
-        _check_update_records,
-        _check_upsert_records,
-        _sobject_name,
-    )
-
-    sobject = _sobject_name(sobject)
+    sobject = valid_sobject_name(sobject)
     if operation not in BULK_OPERATIONS:
         raise ValueError(
             f"Not a Bulk API ingest operation: {operation!r} "
@@ -178,11 +172,11 @@ def bulk_ingest(
     if operation == "upsert":
         if external_id_field is None:
             raise ValueError("An upsert needs external_id_field")
-        _check_upsert_records(external_id_field, records)
+        check_upsert_records(external_id_field, records)
     elif external_id_field is not None:
         raise ValueError(f"external_id_field is only for upserts, not {operation}")
     if operation == "update":
-        _check_update_records(records)
+        check_update_records(records)
     if poll_interval <= 0 or timeout <= 0:
         raise ValueError("poll_interval and timeout must be positive")
     if not records:
@@ -200,14 +194,13 @@ def bulk_ingest(
     if external_id_field:
         spec["externalIdFieldName"] = external_id_field
     # Creating a job saves nothing, so a lost answer may be repeated (an empty job is harmless).
-    job = client._rest(label, "jobs/ingest", method="POST", json=spec) or {}
+    job = transport.rest(label, "jobs/ingest", method="POST", json=spec) or {}
     job_id = str(job.get("id") or "")
     if not job_id:
         raise ApiError(f"{label}: Salesforce created no job.", error_code="UNEXPECTED_RESPONSE")
     job_path = f"jobs/ingest/{job_id}"
     try:
-        _send_raw(
-            client,
+        transport.raw(
             label,
             "PUT",
             f"{job_path}/batches",
@@ -217,7 +210,7 @@ def bulk_ingest(
         )
     except (ApiError, OutcomeUnknown) as error:
         # The job is still Open, so nothing was saved: abort it rather than leave it behind.
-        _abort(client, label, job_path)
+        _abort(transport, label, job_path)
         if isinstance(error, OutcomeUnknown):
             raise NetworkError(
                 f"{label}: the answer to the upload was lost; the job was aborted.",
@@ -225,12 +218,12 @@ def bulk_ingest(
             ) from error
         raise
     try:
-        client._rest(
+        transport.rest(
             label, job_path, method="PATCH", idempotent=False, json={"state": "UploadComplete"}
         )
     except OutcomeUnknown as error:
         raise _unknown(label, job_id, len(records), "the answer to closing it was lost") from error
-    info = _wait(client, label, job_path, job_id, len(records), poll_interval, timeout)
+    info = _wait(transport, label, job_path, job_id, len(records), poll_interval, timeout)
     state = info.get("state")
     if state != "JobComplete":
         raise api_error(
@@ -241,7 +234,7 @@ def bulk_ingest(
     key_column = {"update": "Id", "upsert": external_id_field}.get(operation)
     matcher = _ResultMatcher(header, rows, key_column)
     results: dict[int, RecordResult] = {}
-    for echoed in _read_csv(client, label, f"{job_path}/successfulResults"):
+    for echoed in _read_csv(transport, label, f"{job_path}/successfulResults"):
         index = matcher.match(echoed)
         if index is None:
             continue
@@ -253,7 +246,7 @@ def bulk_ingest(
             created=created if operation != "update" else None,
             errors=(),
         )
-    for echoed in _read_csv(client, label, f"{job_path}/failedResults"):
+    for echoed in _read_csv(transport, label, f"{job_path}/failedResults"):
         index = matcher.match(echoed)
         if index is None:
             continue
@@ -264,32 +257,20 @@ def bulk_ingest(
             created=None,
             errors=(parse_bulk_error(echoed.get("sf__Error", ""), index),),
         )
-    for echoed in _read_csv(client, label, f"{job_path}/unprocessedrecords"):
+    for echoed in _read_csv(transport, label, f"{job_path}/unprocessedrecords"):
         index = matcher.match(echoed)
         if index is not None:
-            results[index] = _not_saved(
+            results[index] = not_saved(
                 index, "UNPROCESSED_RECORD", "Salesforce did not process this record."
             )
     for index in matcher.unmatched(len(records)):
         logger.warning("%s: job %s returned no result for record %d", label, job_id, index)
-        results[index] = _not_saved(
+        results[index] = not_saved(
             index, "BULK_RESULT_MISSING", f"Bulk job {job_id} returned no result for this record."
         )
     ordered = [results[index] for index in range(len(records))]
-    failures = [(r.index, [e.error_code for e in r.errors]) for r in ordered if not r.success]
-    if failures:
-        logger.info(
-            "%s: %d of %d records failed: %s", label, len(failures), len(ordered), failures[:20]
-        )
+    log_failures(label, ordered)
     return ordered
-
-
-def _not_saved(index: int, code: str, message: str) -> RecordResult:
-    from .client import RecordResult
-
-    # Worth sending again: the record was not processed, or its outcome is not known.
-    error = TransientError(message, error_code=code, index=index)
-    return RecordResult(index=index, id=None, success=False, created=None, errors=(error,))
 
 
 def _unknown(label: str, job_id: str, size: int, why: str) -> BatchOutcomeUnknown:
@@ -302,7 +283,7 @@ def _unknown(label: str, job_id: str, size: int, why: str) -> BatchOutcomeUnknow
 
 
 def _wait(
-    client: SalesforceClient,
+    transport: Transport,
     label: str,
     job_path: str,
     job_id: str,
@@ -315,7 +296,7 @@ def _wait(
     # Small jobs often end within a second: start with short pauses, doubling up to the interval.
     delay = min(FIRST_POLL_DELAY, poll_interval)
     while True:
-        info = client._rest(label, job_path) or {}
+        info = transport.rest(label, job_path) or {}
         if info.get("state") in _ENDED_STATES:
             return info
         remaining = deadline - time.monotonic()
@@ -326,35 +307,13 @@ def _wait(
         delay = min(delay * 2, poll_interval)
 
 
-def _abort(client: SalesforceClient, label: str, job_path: str) -> None:
+def _abort(transport: Transport, label: str, job_path: str) -> None:
     try:
-        client._rest(label, job_path, method="PATCH", json={"state": "Aborted"})
+        transport.rest(label, job_path, method="PATCH", json={"state": "Aborted"})
     except (ApiError, OutcomeUnknown):
         logger.warning("%s: could not abort %s after a failed upload", label, job_path)
 
 
-def _send_raw(
-    client: SalesforceClient,
-    label: str,
-    method: str,
-    path: str,
-    *,
-    idempotent: bool,
-    headers: Mapping[str, str],
-    data: bytes | None = None,
-) -> str:
-    """A non-JSON call below ``/services/data/vNN.N/``; returns the answer's text."""
-
-    def send(auth: dict[str, str]) -> str:
-        sf = client._sf()
-        response = sf._call_salesforce(
-            method, sf.base_url + path, name=path, headers={**headers, **auth}, data=data
-        )
-        return response.content.decode("utf-8-sig")
-
-    return client._call(label, send, idempotent=idempotent)
-
-
-def _read_csv(client: SalesforceClient, label: str, path: str) -> list[dict[str, str]]:
-    text = _send_raw(client, label, "GET", path, idempotent=True, headers={"Accept": "text/csv"})
+def _read_csv(transport: Transport, label: str, path: str) -> list[dict[str, str]]:
+    text = transport.raw(label, "GET", path, idempotent=True, headers={"Accept": "text/csv"})
     return list(csv.DictReader(io.StringIO(text)))

@@ -1,4 +1,5 @@
-"""``credentials_for(site)``: the database-backed ``Credentials`` the REST client runs on.
+"""``credentials_for(site)``: the database-backed ``Credentials`` the REST client runs on, and
+``client_for(site)``: a client on them.
 
 Refreshing is safe across processes and threads:
 
@@ -28,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 from wagtail.models import Site
 
+from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.exceptions import (
     NotConnected,
     OAuthError,
@@ -286,3 +288,14 @@ def credentials_for(site: Site | int) -> ConnectionCredentials:
         return ConnectionCredentials(connection)
     except crypto.SecretUnreadable as error:
         raise NotConnected(str(error)) from error
+
+
+def client_for(site: Site | int) -> SalesforceClient:
+    """A client for ``site``'s Salesforce connection.
+
+    Raises ``NotConnected`` (or ``ReauthorizationRequired``) when the site has no usable
+    connection. Every call the client makes is counted on the connection's per-day counter as
+    it happens (``ConnectionCredentials.record_api_calls``).
+    """
+    credentials = credentials_for(site)
+    return SalesforceClient(credentials, on_api_call=credentials.record_api_calls)

@@ -1,11 +1,13 @@
 """Salesforce's OAuth 2.0 web-server flow: state, PKCE, authorize URL, token, revoke, identity.
 
-Plain ``requests`` against ``{login_url}/services/oauth2/...`` (the REST client is for the REST API
-only). TLS is always verified, against ``WAGTAIL_SALESFORCE["CA_FILE"]`` when set. Errors come back
-as :class:`~wagtail_salesforce.exceptions.OAuthError` (``error`` / ``error_description`` from
+Requests to ``{login_url}/services/oauth2/...`` and the identity URL go through the client's
+session factory (:func:`wagtail_salesforce.client.transport.configured_session`), so TLS is always
+verified against ``WAGTAIL_SALESFORCE["CA_FILE"]`` when set, the ``TIMEOUT`` setting applies, and
+network and TLS failures map to the same exceptions as the REST API's. Errors come back as
+:class:`~wagtail_salesforce.exceptions.OAuthError` (``error`` / ``error_description`` from
 Salesforce), :class:`~wagtail_salesforce.exceptions.NetworkError` or
 :class:`~wagtail_salesforce.exceptions.TLSVerificationFailed`; none of their messages carries a
-secret.
+secret. OAuth requests are not retried here: refreshing is coordinated by the connection.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from wagtail_salesforce import conf
-from wagtail_salesforce.exceptions import NetworkError, OAuthError, TLSVerificationFailed
+from wagtail_salesforce.client.transport import configured_session, failure_from_transport
+from wagtail_salesforce.exceptions import OAuthError
 
 logger = logging.getLogger(__name__)
 
@@ -92,19 +94,15 @@ class Identity:
 
 
 def _request(method: str, url: str, **kwargs: Any) -> requests.Response:
-    host = urlsplit(url).netloc
-    try:
-        return requests.request(
-            method, url, timeout=conf.get("TIMEOUT"), verify=conf.get("CA_FILE") or True, **kwargs
-        )
-    except requests.exceptions.SSLError as error:
-        raise TLSVerificationFailed(
-            f"The TLS certificate of {host} is not trusted (check WAGTAIL_SALESFORCE['CA_FILE'])."
-        ) from error
-    except requests.exceptions.RequestException as error:
-        raise NetworkError(
-            f"Could not reach {host}: {type(error).__name__}", error_code="NETWORK_ERROR"
-        ) from error
+    with configured_session() as session:
+        try:
+            return session.request(method, url, **kwargs)
+        except requests.RequestException as error:
+            # A lost answer is a NetworkError, never OutcomeUnknown: a token request saves
+            # nothing the caller could look up, and the connection decides whether to repeat it.
+            raise failure_from_transport(
+                error, operation=f"OAuth {method}", idempotent=True
+            ) from error
 
 
 def _oauth_error(response: requests.Response) -> OAuthError:

@@ -36,18 +36,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from wagtail_salesforce import conf
-from wagtail_salesforce.client import SalesforceClient, client_for, soql_identifier, soql_quote
+from wagtail_salesforce.client import SalesforceClient, soql_identifier, soql_quote
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import (
     ApiError,
     ApiLimitExceeded,
     ConvertedLead,
     DuplicateValue,
+    InsufficientAccess,
     MultipleMatches,
     NotConnected,
     NotFound,
     OutcomeUnknown,
-    PermissionDenied,
     QueryError,
     RecordRejected,
     TLSVerificationFailed,
@@ -238,7 +239,7 @@ def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
             _fail(
                 entry, token, error.code, error.message, error.fields, attempts=entry.attempts + 1
             )
-        except (RecordRejected, MultipleMatches, PermissionDenied, QueryError, NotFound) as error:
+        except (RecordRejected, MultipleMatches, InsufficientAccess, QueryError, NotFound) as error:
             _fail(
                 entry,
                 token,

@@ -14,8 +14,16 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from .orgfile import OrgFileError, load_org_definition
+from .server import Sandbox
+
+# What signal.signal() returns and accepts back: a function, SIG_DFL/SIG_IGN, or None.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def build_parser(prog: str = "python -m wagtail_salesforce.sandbox") -> argparse.ArgumentParser:
@@ -63,11 +71,6 @@ def serve(
     stop_event: threading.Event | None = None,
 ) -> int:
     """Start the sandbox, print its JSON line, serve until a signal (or ``stop_event``)."""
-    from pathlib import Path
-
-    from .orgfile import OrgFileError, load_org_definition
-    from .server import Sandbox
-
     out = out or sys.stdout
     _check_port(port, "--port")
     _check_port(api_port, "--api-port")
@@ -95,7 +98,7 @@ def serve(
         print(f"salesforce sandbox: cannot start: {error}", file=sys.stderr)
         return 2
     stop = stop_event or threading.Event()
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, SignalHandler] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
@@ -107,7 +110,7 @@ def serve(
     finally:
         sandbox.stop()
         for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            signal.signal(signum, handler)
     return 0
 
 

@@ -1,7 +1,9 @@
 """HTML pages of the login host: the OAuth login/consent pages and a read-only record browser.
 
 The record browser lives at the login URL's root so a person running the demo can see what
-arrived: objects with counts, the newest records of an object, and one record's fields.
+arrived: objects with counts, the newest records of an object, and one record's fields. As in a
+real org, ``{instance_url}/{Id}`` on the API host leads to a record's page: here the browser's
+(:func:`record_path`).
 """
 
 from __future__ import annotations
@@ -103,6 +105,21 @@ def message_page(title: str, text: str) -> str:
 
 
 # -- record browser --------------------------------------------------------------------------------
+def record_path(sobject: str, record_id: str) -> str:
+    """The path of one record's page in the browser."""
+    return "/browse/" + "/".join(urllib.parse.quote(part, safe="") for part in (sobject, record_id))
+
+
+def unknown_record_page(org: Org, record_id: str, browser_url: str) -> str:
+    """The page for a record link whose Id names none of the org's objects."""
+    content = (
+        f'<p class="error">No object of this org has records with Ids like '
+        f"<code>{html.escape(record_id)}</code>.</p>"
+        f'<p><a href="{html.escape(browser_url)}/">All objects</a></p>'
+    )
+    return _page("Not found", org.definition.org_name, content)
+
+
 def render(org: Org, path: str, query: Mapping[str, Sequence[str]]) -> tuple[int, str]:
     """(status, HTML) for a record-browser path: ``/``, ``/browse/{T}``, ``/browse/{T}/{id}``."""
     org_name = org.definition.org_name
@@ -172,7 +189,7 @@ def _records(org: Org, requested: str, limit: int) -> str:
         cells = []
         for column in columns:
             if column == "Id":
-                link = f"/browse/{sobject}/{record['Id']}"
+                link = record_path(sobject, record["Id"])
                 anchor = f'<a href="{html.escape(link)}">{html.escape(record["Id"])}</a>'
                 cells.append(f"<td>{anchor}</td>")
             else:

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import ids
-from .errors import SfApiError
-from .rest import ApiResponse, api_error, error_response
+from .errors import SfApiError, api_error
+from .responses import ApiResponse, error_response
 
 if TYPE_CHECKING:
     from .engine import Org, QueryResult

@@ -229,6 +229,7 @@ class Org:
         self._clock = clock or _wall_clock_never_backwards()
         self._lock = threading.RLock()
         self._canonical = {name.lower(): name for name in definition.objects}
+        self._by_key_prefix = {obj.key_prefix: name for name, obj in definition.objects.items()}
         self._tables: dict[str, _Table] = {}
         self._counters: dict[str, int] = {}
         self._passwords = {u.username.lower(): u.password for u in definition.users}
@@ -862,6 +863,13 @@ class Org:
             raise SfApiError(404, "NOT_FOUND", "The requested resource does not exist")
         return canonical
 
+    def sobject_for_id(self, record_id: str) -> str | None:
+        """The object whose key prefix starts ``record_id``; None for a malformed id or a key
+        prefix that names no object of this org."""
+        if not is_valid_id(record_id):
+            return None
+        return self._by_key_prefix.get(key_prefix(record_id))
+
     def describe_global(self, api_version: str = DEFAULT_API_VERSION) -> dict[str, Any]:
         with self._lock:
             version = _version_path(api_version)
@@ -1099,7 +1107,7 @@ class Org:
             table = self._tables[compiled.root.name]
             deleted_column = table.column_of["IsDeleted"]
             predicate = compiled.predicate
-            matched = [
+            matched: list[soql.Row] = [
                 row
                 for row in self._candidate_rows(table, compiled)
                 if (include_deleted or not row[deleted_column])

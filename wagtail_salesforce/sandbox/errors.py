@@ -28,3 +28,10 @@ class SfApiError(Exception):
         if self.fields:
             body["fields"] = list(self.fields)
         return [body]
+
+
+def api_error(
+    status: int, code: str, message: str, fields: Sequence[str] = ()
+) -> SfApiError:
+    """Shorthand for ``SfApiError(status, code, message, fields)`` where errors are raised."""
+    return SfApiError(status, code, message, fields)

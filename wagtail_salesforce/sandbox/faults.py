@@ -7,6 +7,7 @@ A fault applies to API-host requests (REST, Bulk, OAuth on the instance URL) mat
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import random
 import re
@@ -163,9 +164,10 @@ class FaultSet:
         with self._lock:
             return [fault.as_dict() for fault in self._faults]
 
-    def draw(self, method: str, path: str) -> list[Fault]:
+    # ``builtins.list``: inside this class, ``list`` is the method above.
+    def draw(self, method: str, path: str) -> builtins.list[Fault]:
         """The faults that fire for this request (consuming counts). Exhausted ones are dropped."""
-        fired: list[Fault] = []
+        fired: builtins.list[Fault] = []
         with self._lock:
             if not self._faults:
                 return fired

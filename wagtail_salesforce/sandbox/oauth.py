@@ -270,13 +270,6 @@ class OAuthService:
             return None
         return entry[0]
 
-    def peek_login_ticket(self, ticket: str) -> str | None:
-        with self._lock:
-            entry = self._state.login_tickets.get(ticket)
-        if entry is None or self.now() - entry[1] > LOGIN_TICKET_TTL_SECONDS:
-            return None
-        return entry[0]
-
     def approve(self, request: AuthorizeRequest, user_id: str) -> str:
         """Issue a code and return the redirect URL carrying it (and the state, verbatim)."""
         code = "aPrx" + secrets.token_urlsafe(48)

@@ -479,7 +479,9 @@ class _Reader:
         items = self.typed(value, path, list, "a list of strings")
         return tuple(self.string(item, f"{path}[{i}]") for i, item in enumerate(items))
 
-    def record_list(self, value: Any, path: str, allowed: frozenset[str]) -> list[dict[str, Any]]:
+    def record_list(
+        self, value: Any, path: str, allowed: frozenset[str] | None
+    ) -> list[dict[str, Any]]:
         items = self.typed(value, path, list, "a list")
         return [self.mapping(item, f"{path}[{i}]", allowed) for i, item in enumerate(items)]
 

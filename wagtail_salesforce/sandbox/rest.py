@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import ids
-from .errors import SfApiError
+from .errors import SfApiError, api_error
+from .responses import ApiResponse, error_response, not_found_response
 
 if TYPE_CHECKING:
     from .bulk import BulkApi
     from .engine import Org, QueryResult
 
-JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 MIN_API_VERSION = 20.0
 LATEST_LISTED_API_VERSION = 66
 DEFAULT_QUERY_BATCH = 2000
@@ -43,34 +43,6 @@ _VERSION_PATH = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _HEAVY_SUBREQUEST = re.compile(r"/(query|queryAll|composite/sobjects)(/|\?|$)")
 _CURSOR = re.compile(r"^(01g[0-9A-Za-z]{15})-(\d+)$")
-
-
-@dataclass
-class ApiResponse:
-    """A response before framing: a JSON ``payload`` or ``raw`` bytes with a content type."""
-
-    status: int
-    payload: Any = None
-    raw: bytes | None = None
-    content_type: str = JSON_CONTENT_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def body(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        if self.status == 204 or (self.payload is None and self.status != 200):
-            return b""
-        return json.dumps(self.payload, separators=(",", ":")).encode("utf-8")
-
-
-def error_response(error: SfApiError) -> ApiResponse:
-    if error.status == 300:
-        return ApiResponse(300, list(getattr(error, "record_urls", [])))
-    return ApiResponse(error.status, error.to_json())
-
-
-def api_error(status: int, code: str, message: str, fields: tuple[str, ...] = ()) -> SfApiError:
-    return SfApiError(status, code, message, fields)
 
 
 def release_label(version: int) -> str:
@@ -176,7 +148,6 @@ class RestApi:
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._cursor_lock = threading.Lock()
         self._cursor_ids = itertools.count(1)
-        self._prefixes: dict[str, str] | None = None
 
     def reset(self) -> None:
         with self._cursor_lock:
@@ -372,7 +343,7 @@ class RestApi:
             )
         if result.total_size > 1:
             error = api_error(300, "MULTIPLE_CHOICES", "More than one record found")
-            error.record_urls = [  # type: ignore[attr-defined]
+            error.record_urls = [
                 f"/services/data/v{version}/sobjects/{sobject}/{row['Id']}"
                 for row in result.page(0, result.total_size)
             ]
@@ -538,7 +509,7 @@ class RestApi:
             return self._only(call.method, "GET", "POST") or ApiResponse(405)
         if len(parts) == 3 and call.method == "PATCH":
             return self.collection_upsert(call, sobject, parts[2])
-        return self._only(call.method, "PATCH") or api_error_response(404)
+        return self._only(call.method, "PATCH") or not_found_response()
 
     def _collection_body(self, call: _Call) -> tuple[list[Any], bool]:
         body = call.json()
@@ -621,8 +592,8 @@ class RestApi:
                 if values.get("id") or values.get("Id"):
                     raise api_error(400, "INVALID_FIELD",
                                     "cannot specify Id in an insert call", ("Id",))
-                record_id = self._create(inner, sobject, values)
-                return {"id": record_id, "success": True, "errors": []}
+                created_id = self._create(inner, sobject, values)
+                return {"id": created_id, "success": True, "errors": []}
             record_id = values.get("Id") or values.get("id")
             if not record_id:
                 raise api_error(400, "MISSING_ARGUMENT", "Id not specified in an update call")
@@ -651,15 +622,7 @@ class RestApi:
         return self._run_collection(call, records, all_or_none, write)
 
     def _sobject_for_id(self, record_id: str) -> str:
-        if self._prefixes is None:
-            self._prefixes = {
-                entry["keyPrefix"]: entry["name"]
-                for entry in self.org.describe_global().get("sobjects", [])
-                if entry.get("keyPrefix")
-            }
-        sobject = None
-        if ids.is_valid_id(record_id):
-            sobject = self._prefixes.get(ids.key_prefix(record_id))
+        sobject = self.org.sobject_for_id(record_id)
         if sobject is None:
             raise api_error(400, "MALFORMED_ID", f"malformed id {record_id}")
         return sobject
@@ -858,10 +821,6 @@ class RestApi:
             results.append({"statusCode": response.status,
                             "result": response.payload if response.status != 204 else None})
         return ApiResponse(200, {"hasErrors": has_errors, "results": results})
-
-
-def api_error_response(status: int) -> ApiResponse:
-    return error_response(api_error(status, "NOT_FOUND", "The requested resource does not exist"))
 
 
 def _record_id_of(item: Any) -> str | None:

@@ -4,7 +4,8 @@
   revoke, userinfo and identity endpoints, the read-only record browser and the control API
   under ``/__sandbox__/`` (faults, call log, reset).
 * The **API host** (HTTPS, self-signed certificate from :mod:`tls`): the REST and Bulk 2.0 API
-  under ``/services/data/``, plus ``/services/oauth2/*`` and ``/id/`` as a real instance URL has.
+  under ``/services/data/``, plus ``/services/oauth2/*`` and ``/id/`` as a real instance URL has,
+  and ``GET /{Id}``, which (as in a real org) redirects to the record's page: the record browser's.
 
 Both are ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive so clients such as
 simple-salesforce (``requests.Session``) reuse their TLS connections.
@@ -17,6 +18,8 @@ import contextlib
 import json
 import logging
 import os
+import re
+import selectors
 import signal
 import socket
 import ssl
@@ -38,6 +41,7 @@ from . import browser, faults, tls
 from .bulk import BulkApi
 from .engine import Org
 from .errors import SfApiError
+from .ids import to_18
 from .oauth import (
     AuthorizePageError,
     AuthorizeRedirectError,
@@ -45,8 +49,9 @@ from .oauth import (
     OAuthError,
     OAuthService,
 )
-from .orgfile import OrgDefinition
-from .rest import ApiResponse, RestApi, error_response, parse_api_version, versions_listing
+from .orgfile import OrgDefinition, load_org_definition
+from .responses import ApiResponse, error_response
+from .rest import RestApi, parse_api_version, versions_listing
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +69,8 @@ LOCK_FAILED = [
     }
 ]
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+# A record link: a 15- or 18-character Id at the root of the instance URL.
+RECORD_LINK = re.compile(r"/(?P<id>[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?)")
 
 
 @dataclass
@@ -487,7 +494,21 @@ class Sandbox:
             return self._identity(incoming), 0
         if role == "api" and (path == "/services/data" or path.startswith("/services/data/")):
             return self._rest(incoming)
+        link = RECORD_LINK.fullmatch(path)
+        if role == "api" and link is not None and incoming.method in ("GET", "HEAD"):
+            return self._record_link(link.group("id")), 0
         return Reply.json(404, NOT_FOUND), 0
+
+    def _record_link(self, record_id: str) -> Reply:
+        """``{instance_url}/{Id}``: a real org redirects to the record's page in its UI (even
+        for a missing or deleted record, whose page then says so). Here the page is the record
+        browser's on the login host; an Id whose key prefix names none of the org's objects has
+        no page to go to and gets a "Not found" page at once."""
+        sobject = self.org.sobject_for_id(record_id)
+        if sobject is None:
+            page = browser.unknown_record_page(self.org, record_id, self.login_url)
+            return Reply.html(404, page)
+        return Reply.redirect(self.login_url + browser.record_path(sobject, to_18(record_id)))
 
     # -- REST -----------------------------------------------------------------------------------
     def _rest(self, incoming: Incoming) -> tuple[Reply, int]:
@@ -740,10 +761,6 @@ class SandboxHandle:
         """End every open SOQL cursor: the next ``nextRecordsUrl`` is INVALID_QUERY_LOCATOR."""
         self.sandbox.rest.expire_cursors()
 
-    def wait_for_bulk_jobs(self, timeout: float = 30.0) -> bool:
-        """Block until no Bulk API job is queued or running (bounded by ``timeout``)."""
-        return self.sandbox.bulk.wait_idle(timeout)
-
     def add_connected_app(
         self,
         *,
@@ -790,6 +807,7 @@ class SandboxHandle:
 
     def requests_session(self) -> Any:
         """A ``requests.Session`` that trusts the sandbox's CA."""
+        # Imported here: only tests use it, and the server itself has no use for requests.
         import requests
 
         session = requests.Session()
@@ -801,6 +819,7 @@ class SandboxHandle:
 
     def simple_salesforce(self, version: str = "62.0", token: str | None = None) -> Any:
         """A simple-salesforce client on the instance URL with a fresh (or given) access token."""
+        # Imported here: only tests use it, and it is slow to import for a server that never does.
         from simple_salesforce import Salesforce
 
         access_token = token or self.password_token()["access_token"]
@@ -836,8 +855,6 @@ def start_sandbox(
     ``clock`` (returning aware datetimes) drives the records' timestamps, for tests of
     ``updated``/``deleted`` windows and watermarks.
     """
-    from .orgfile import load_org_definition
-
     sandbox = Sandbox(
         definition or load_org_definition(org_file),
         data_path=data_path, host=host, login_port=login_port, api_port=api_port, clock=clock,
@@ -893,8 +910,6 @@ class SandboxProcess:
 def launch_sandbox_process(*args: str, env: dict[str, str] | None = None,
                            timeout: float = 30.0) -> SandboxProcess:
     """Start the CLI with ``args`` and wait for its first JSON line (bounded by ``timeout``)."""
-    import selectors
-
     process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "wagtail_salesforce.sandbox", *args],
         stdout=subprocess.PIPE, stderr=None, text=True, env=env or dict(os.environ),

@@ -680,11 +680,12 @@ def bind_field(catalog: Catalog, root: ObjectDef, ref: FieldRef, statement: str)
     column = catalog.column(current.name, final.name)
 
     def getter(row: Row) -> Any:
-        current: Row | None = row
+        current = row
         for hop_getter in getters:
-            current = hop_getter(current)
-            if current is None:
+            parent = hop_getter(current)
+            if parent is None:
                 return None
+            current = parent
         return current[column]
 
     return BoundField(ref, tuple(hops), final, getter)
@@ -787,14 +788,16 @@ def comparable(statement: str, bound: BoundField, literal: Literal, today: date)
         if literal.kind == "date":
             return ComparableValue(literal.value.isoformat())
         if literal.kind == "date_literal":
-            start, end = date_literal_range(*literal.value, today)
+            name, number = literal.value
+            start, end = date_literal_range(name, number, today)
             return ComparableValue(None, (start.isoformat(), end.isoformat()))
         raise _type_error(statement, literal, bound, "date")
     if type_ == "datetime":
         if literal.kind == "datetime":
             return ComparableValue(format_datetime(literal.value))
         if literal.kind == "date_literal":
-            start, end = date_literal_range(*literal.value, today)
+            name, number = literal.value
+            start, end = date_literal_range(name, number, today)
             return ComparableValue(
                 None,
                 (

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from django.utils import timezone
 from wagtail.models import Site
 
-from wagtail_salesforce.client import SalesforceClient, client_for
+from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.config import SyncConfig, get_config
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import SalesforceError
 from wagtail_salesforce.observability import bind_correlation_id

@@ -48,7 +48,7 @@ class Command(BaseCommand):
             self._report(output_format, [], site=site.hostname, stage="online")
             self.stderr.write(_("The config has no forms and no sync section: nothing to check."))
             return
-        from wagtail_salesforce.client import client_for
+        from wagtail_salesforce.connection.credentials import client_for
 
         try:
             client = client_for(site)

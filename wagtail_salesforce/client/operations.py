@@ -1,65 +1,46 @@
-"""``SalesforceClient``: a small typed client over simple-salesforce.
+"""``SalesforceClient``: the operations of Salesforce's REST API, typed.
 
-simple-salesforce builds the URLs and sends the requests through our own ``requests.Session``
-(see :mod:`wagtail_salesforce.client.http`); this class adds what a web-server-flow integration
-needs around it: token refresh through a :class:`Credentials` object, bounded retries with full
-jitter, translation of every failure into :mod:`wagtail_salesforce.exceptions`, batching helpers
-and API-call accounting.
-
-Retry rules. An *answer* from Salesforce that is transient (5xx, ``UNABLE_TO_LOCK_ROW``) means the
-save was rolled back, so any call may be repeated, a create included. A request that never left
-this machine (connection refused, connect timeout) may be repeated too. A request that was sent
-but whose answer was lost (read timeout, connection reset) is repeated only when it is idempotent
-(GET, PATCH update/upsert, DELETE, queries); a lost create raises :class:`OutcomeUnknown` so the
-caller looks the record up instead of creating a duplicate.
+REST CRUD on single records, SOQL (``query`` / ``queryAll`` with streamed paging, batched
+look-ups), ``/composite`` (several queries, or several sObject Collections, in one API call),
+sObject Collections, describes and limits, and Bulk API 2.0 ingest (:mod:`.bulk`). Each
+operation validates its input before anything is sent (:mod:`.validation`) and goes through the
+connection's :class:`~.transport.Transport`, which refreshes, retries, maps errors and counts.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import requests
-from simple_salesforce import Salesforce, SFType
-from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
 
-from wagtail_salesforce import conf
 from wagtail_salesforce.exceptions import (
     ApiError,
     BatchOutcomeUnknown,
-    MultipleMatches,
-    NetworkError,
     NotFound,
     OutcomeUnknown,
-    ReauthorizationRequired,
-    SessionExpired,
-    TLSVerificationFailed,
     TransientError,
-    api_error,
 )
 
 from .bulk import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, BulkOperation, bulk_ingest
-from .http import (
-    RequestNotSent,
-    ResponseInfo,
-    ResponseLost,
-    Timeout,
-    TLSVerificationError,
-    build_session,
-    classify_transport_error,
-)
+from .results import RecordResult, UpsertResult, failed_records, log_failures, record_results
 from .soql import soql_field_list, soql_identifier, soql_in_batches
+from .transport import Credentials, Timeout, Transport, error_from_response
+from .validation import (
+    check_update_records,
+    check_upsert_records,
+    is_api_name,
+    valid_external_id_field,
+    valid_record_id,
+    valid_sobject_name,
+)
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # sObject Collections take at most 200 records per request.
 COLLECTION_CHUNK_SIZE = 200
@@ -74,10 +55,6 @@ DESCRIBE_CACHE_SECONDS = 300.0
 LOOKUP_MAX_VALUES = 200
 LOOKUP_MAX_CHARS = 8000
 
-_SOBJECT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-_REFERENCE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-
 _describe_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
 _describe_cache_lock = threading.Lock()
 
@@ -86,57 +63,6 @@ def clear_describe_cache() -> None:
     """Forget every process-wide cached describe result."""
     with _describe_cache_lock:
         _describe_cache.clear()
-
-
-class Credentials(Protocol):
-    """What the client needs from a connection (``wagtail_salesforce.connection`` provides one)."""
-
-    @property
-    def connection_key(self) -> str:
-        """A short, non-secret label for logs and counters."""
-        ...
-
-    @property
-    def instance_url(self) -> str: ...
-
-    @property
-    def access_token(self) -> str: ...
-
-    @property
-    def api_version(self) -> str:
-        """e.g. ``"62.0"``."""
-        ...
-
-    def refresh(self, stale_access_token: str) -> None:
-        """Obtain a new access token, unless another process already replaced the stale one.
-
-        Raises :class:`ReauthorizationRequired` on ``invalid_grant`` (and marks the connection).
-        """
-        ...
-
-    def record_api_usage(self, used: int, limit: int) -> None:
-        """Called with the org's usage whenever an answer carries ``Sforce-Limit-Info``."""
-        ...
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """The outcome of one record of an sObject Collections call; ``index`` is its input position.
-
-    ``created`` is True/False when Salesforce says (creates, upserts) and None otherwise.
-    """
-
-    index: int
-    id: str | None
-    success: bool
-    created: bool | None
-    errors: tuple[ApiError, ...]
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    id: str
-    created: bool
 
 
 CollectionOperation = Literal["create", "update", "upsert"]
@@ -164,18 +90,18 @@ class CollectionWrite:
                 f"Not a collection operation: {self.operation!r} "
                 f"(expected one of {', '.join(_COLLECTION_OPERATIONS)})"
             )
-        _sobject_name(self.sobject)
+        valid_sobject_name(self.sobject)
         # A tuple, so a write cannot change after it was checked.
         records = tuple(self.records)
         object.__setattr__(self, "records", records)
         if self.operation == "upsert":
             if self.external_id_field is None:
                 raise ValueError("An upsert needs external_id_field")
-            _check_upsert_records(self.external_id_field, records)
+            check_upsert_records(self.external_id_field, records)
         elif self.external_id_field is not None:
             raise ValueError(f"external_id_field is only for upserts, not {self.operation}")
         if self.operation == "update":
-            _check_update_records(records)
+            check_update_records(records)
 
     @property
     def method(self) -> str:
@@ -188,138 +114,11 @@ class CollectionWrite:
         return "composite/sobjects"
 
 
-def _check_update_records(records: Sequence[Mapping[str, Any]]) -> None:
-    for position, record in enumerate(records):
-        if not record.get("Id"):
-            raise ValueError(f"Record {position} has no Id to update")
-        _record_id(str(record["Id"]))
-
-
-def _check_upsert_records(ext_field: str, records: Sequence[Mapping[str, Any]]) -> None:
-    if not _SOBJECT_NAME.fullmatch(ext_field):
-        raise ValueError(f"Not a valid external ID field: {ext_field!r}")
-    for position, record in enumerate(records):
-        if not record.get(ext_field):
-            raise ValueError(f"Record {position} has no {ext_field} to upsert on")
-
-
 def _collection_body(sobject: str, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "allOrNone": False,
         "records": [{**record, "attributes": {"type": sobject}} for record in records],
     }
-
-
-def _record_results(items: Sequence[Any], start: int, *, creates: bool) -> list[RecordResult]:
-    """One collection answer's per-record results; ``start`` is the chunk's first index."""
-    results: list[RecordResult] = []
-    for offset, item in enumerate(items):
-        index = start + offset
-        success = bool(item.get("success"))
-        if creates:
-            created: bool | None = True if success else None
-        elif "created" in item:
-            created = bool(item["created"])
-        else:
-            created = None
-        results.append(
-            RecordResult(
-                index=index,
-                id=item.get("id"),
-                success=success,
-                created=created,
-                errors=tuple(_record_error(e, index) for e in item.get("errors") or []),
-            )
-        )
-    return results
-
-
-def _failed_records(start: int, size: int, error: ApiError) -> list[RecordResult]:
-    """Results for a chunk that failed as a whole: its error on each record, at its index."""
-    return [
-        RecordResult(
-            index=index,
-            id=None,
-            success=False,
-            created=None,
-            errors=(_with_index(error, index),),
-        )
-        for index in range(start, start + size)
-    ]
-
-
-def _log_failures(operation: str, results: Sequence[RecordResult]) -> None:
-    failures = [(r.index, [e.error_code for e in r.errors]) for r in results if not r.success]
-    if failures:
-        logger.info(
-            "%s: %d of %d records failed: %s",
-            operation,
-            len(failures),
-            len(results),
-            failures[:20],
-        )
-
-
-def _sobject_name(name: str) -> str:
-    if not isinstance(name, str) or not _SOBJECT_NAME.fullmatch(name):
-        raise ValueError(f"Not a valid sObject name: {name!r}")
-    return name
-
-
-def _record_id(record_id: str) -> str:
-    if not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
-        raise ValueError(f"Not a Salesforce record Id: {record_id!r}")
-    return record_id
-
-
-def _error_entries(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, dict):
-        content = [content]
-    if isinstance(content, list):
-        return [entry for entry in content if isinstance(entry, dict)]
-    return []
-
-
-def error_from_response(status: int, content: Any) -> ApiError:
-    """Our exception for an error answer (``content`` is the decoded body, or its text)."""
-    entries = _error_entries(content)
-    if status == 300:
-        return MultipleMatches(
-            "The external ID matches more than one record.",
-            error_code="MULTIPLE_CHOICES",
-            status=status,
-            content=content,
-        )
-    if entries:
-        first = entries[0]
-        return api_error(
-            first.get("errorCode") or first.get("statusCode"),
-            str(first.get("message") or ""),
-            status=status,
-            fields=first.get("fields") or (),
-            content=content,
-        )
-    return api_error(None, f"Salesforce answered HTTP {status}.", status=status, content=content)
-
-
-def _record_error(entry: Mapping[str, Any], index: int) -> ApiError:
-    # Collections say "statusCode" where the rest of the REST API says "errorCode".
-    return api_error(
-        entry.get("statusCode") or entry.get("errorCode"),
-        str(entry.get("message") or ""),
-        fields=entry.get("fields") or (),
-        index=index,
-    )
-
-
-def _with_index(error: ApiError, index: int) -> ApiError:
-    return api_error(
-        error.error_code,
-        error.message,
-        status=error.status,
-        fields=error.fields,
-        index=index,
-    )
 
 
 def _field_value(record: Mapping[str, Any], field: str) -> Any:
@@ -333,21 +132,6 @@ def _field_value(record: Mapping[str, Any], field: str) -> Any:
     return None
 
 
-def _api_version(version: str) -> str:
-    version = version.removeprefix("v")
-    if not re.fullmatch(r"\d{2,3}\.\d", version):
-        raise ValueError(f"Not a Salesforce API version: {version!r}")
-    return version
-
-
-def _default_timeout() -> Timeout:
-    value = conf.get("TIMEOUT")
-    if isinstance(value, list | tuple):
-        connect, read = value
-        return (float(connect), float(read))
-    return float(value)
-
-
 class SalesforceClient:
     """The one door to Salesforce's REST API for one connection.
 
@@ -358,6 +142,8 @@ class SalesforceClient:
     ``on_api_call`` (optional) is called with ``1`` for each counted call, as it happens: the
     connection uses it for its per-day counter. It runs inside the HTTP call, so it must be quick;
     its exceptions are logged and swallowed (a counter must never fail a call that succeeded).
+
+    ``transport`` is the :class:`~.transport.Transport` every operation goes through.
     """
 
     def __init__(
@@ -369,200 +155,48 @@ class SalesforceClient:
         on_api_call: Callable[[int], None] | None = None,
         timeout: Timeout | None = None,
     ) -> None:
-        self._credentials = credentials
-        self._on_api_call = on_api_call
-        self._lock = threading.Lock()
-        self.api_calls = 0
-        self.api_usage: tuple[int, int] | None = None
-        self._version = _api_version(credentials.api_version)
-        self._session = build_session(
-            ca_file=ca_file if ca_file is not None else conf.get("CA_FILE"),
-            timeout=timeout if timeout is not None else _default_timeout(),
-            observer=self._observe,
+        self.transport = Transport(
+            credentials,
+            ca_file=ca_file,
             session=session,
+            on_api_call=on_api_call,
+            timeout=timeout,
         )
-        self._instance_url = ""
-        self._simple: Salesforce | None = None
         self._describe: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
-        return f"<SalesforceClient {self._credentials.connection_key}>"
+        return f"<SalesforceClient {self.connection_key}>"
 
     @property
     def connection_key(self) -> str:
-        return self._credentials.connection_key
+        return self.transport.connection_key
 
-    # --- plumbing ------------------------------------------------------------------------
+    @property
+    def api_calls(self) -> int:
+        return self.transport.api_calls
 
-    def _observe(self, info: ResponseInfo) -> None:
-        if info.counted:
-            with self._lock:
-                self.api_calls += 1
-            if self._on_api_call is not None:
-                try:
-                    self._on_api_call(1)
-                except Exception:
-                    logger.exception("API call counter hook failed for %s", self.connection_key)
-        if info.api_usage is not None:
-            self.api_usage = info.api_usage
-            try:
-                self._credentials.record_api_usage(*info.api_usage)
-            except Exception:
-                logger.exception("Recording API usage failed for %s", self.connection_key)
-
-    def _sf(self) -> Salesforce:
-        """simple-salesforce bound to the current instance URL (a refresh may move it)."""
-        instance_url = self._credentials.instance_url
-        if self._simple is None or instance_url != self._instance_url:
-            if not instance_url.startswith("https://"):
-                raise ValueError("Salesforce's API is only reachable over https://")
-            # The session id given here is never used: every call sends its own Authorization
-            # header with the token current at that moment (see _call).
-            self._simple = Salesforce(
-                instance_url=instance_url,
-                session_id="unused",  # noqa: S106
-                version=self._version,
-                session=self._session,
-                object_pairs_hook=dict,
-            )
-            self._instance_url = instance_url
-        return self._simple
-
-    def _sobject(self, sobject: str) -> SFType:
-        sf = self._sf()
-        return SFType(
-            _sobject_name(sobject),
-            "unused",
-            sf.sf_instance,
-            sf_version=self._version,
-            session=self._session,
-            salesforce=sf,
-            object_pairs_hook=dict,
-        )
-
-    def _translate(
-        self,
-        error: SimpleSalesforceError | requests.RequestException,
-        operation: str,
-        idempotent: bool,
-    ) -> Exception:
-        if isinstance(error, SimpleSalesforceError):
-            return error_from_response(error.status, error.content)
-        error = classify_transport_error(error)
-        if isinstance(error, TLSVerificationError):
-            return TLSVerificationFailed(
-                "The Salesforce server's TLS certificate is not trusted (check CA_FILE)."
-            )
-        if isinstance(error, RequestNotSent):
-            return NetworkError("Could not connect to Salesforce.", error_code="CONNECTION_FAILED")
-        if isinstance(error, ResponseLost) and not idempotent:
-            return OutcomeUnknown(
-                f"{operation} was sent to Salesforce but its answer was lost; "
-                "look the record up before trying again."
-            )
-        if isinstance(error, ResponseLost):
-            return NetworkError("Salesforce's answer was lost.", error_code="RESPONSE_LOST")
-        return NetworkError(
-            f"HTTP failure talking to Salesforce ({type(error).__name__}).",
-            error_code="HTTP_FAILURE",
-        )
-
-    def _attempt(
-        self, operation: str, send: Callable[[dict[str, str]], T], token: str, idempotent: bool
-    ) -> T:
-        try:
-            return send({"Authorization": f"Bearer {token}"})
-        except (SimpleSalesforceError, requests.RequestException) as error:
-            raise self._translate(error, operation, idempotent) from error
-
-    def _call(self, operation: str, send: Callable[[dict[str, str]], T], *, idempotent: bool) -> T:
-        """Run ``send(headers)``: refresh once on an expired session, retry transient failures."""
-        max_retries = int(conf.get("MAX_RETRIES"))
-        retries = 0
-        refreshed = False
-        while True:
-            token = self._credentials.access_token
-            try:
-                return self._attempt(operation, send, token, idempotent)
-            except SessionExpired:
-                if refreshed:
-                    logger.warning(
-                        "%s: session still rejected after a refresh (%s)",
-                        operation,
-                        self.connection_key,
-                    )
-                    raise
-                logger.info("%s: session expired; refreshing (%s)", operation, self.connection_key)
-                try:
-                    self._credentials.refresh(token)
-                except ReauthorizationRequired:
-                    logger.warning("Connection %s needs re-authorisation", self.connection_key)
-                    raise
-                refreshed = True
-            except TransientError as error:
-                if retries >= max_retries:
-                    logger.warning(
-                        "%s: giving up after %d attempts (%s, %s)",
-                        operation,
-                        retries + 1,
-                        error.error_code,
-                        self.connection_key,
-                    )
-                    raise
-                retries += 1
-                delay = self._backoff(retries)
-                logger.info(
-                    "%s: %s; retry %d of %d in %.2f s (%s)",
-                    operation,
-                    error.error_code,
-                    retries,
-                    max_retries,
-                    delay,
-                    self.connection_key,
-                )
-                time.sleep(delay)
-
-    @staticmethod
-    def _backoff(retry: int) -> float:
-        """Exponential backoff with full jitter, capped."""
-        base = float(conf.get("RETRY_BACKOFF_SECONDS"))
-        cap = float(conf.get("RETRY_BACKOFF_MAX_SECONDS"))
-        return secrets.SystemRandom().uniform(0.0, min(cap, base * 2 ** (retry - 1)))
-
-    def _rest(
-        self,
-        operation: str,
-        path: str,
-        *,
-        method: str = "GET",
-        idempotent: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """A call to ``/services/data/vNN.N/{path}`` answering JSON (None for 204)."""
-
-        def send(headers: dict[str, str]) -> Any:
-            return self._sf().restful(path, method=method, headers=headers, **kwargs)
-
-        return self._call(operation, send, idempotent=idempotent)
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self.transport.api_usage
 
     # --- metadata ------------------------------------------------------------------------
 
     def describe_global(self) -> dict[str, Any]:
-        return self._rest("describe_global", "sobjects") or {}
+        return self.transport.rest("describe_global", "sobjects") or {}
 
     def describe(self, sobject: str) -> dict[str, Any]:
         """The sObject's describe, cached per client and (for a few minutes) per process."""
-        sobject = _sobject_name(sobject)
+        sobject = valid_sobject_name(sobject)
         if sobject in self._describe:
             return self._describe[sobject]
-        key = (self._credentials.instance_url, self._version, sobject)
+        key = (self.transport.credentials.instance_url, self.transport.version, sobject)
         now = time.monotonic()
         with _describe_cache_lock:
             cached = _describe_cache.get(key)
         if cached is not None and now - cached[0] < DESCRIBE_CACHE_SECONDS:
             result = cached[1]
         else:
-            result = self._rest("describe", f"sobjects/{sobject}/describe") or {}
+            result = self.transport.rest("describe", f"sobjects/{sobject}/describe") or {}
             with _describe_cache_lock:
                 _describe_cache[key] = (now, result)
         self._describe[sobject] = result
@@ -579,7 +213,7 @@ class SalesforceClient:
         )
 
     def limits(self) -> dict[str, Any]:
-        return self._rest("limits", "limits") or {}
+        return self.transport.rest("limits", "limits") or {}
 
     # --- queries -------------------------------------------------------------------------
 
@@ -587,9 +221,11 @@ class SalesforceClient:
         """The first page of a SOQL query (``totalSize``, ``done``, ``records``, ...)."""
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sf().query(soql, include_deleted=include_deleted, headers=headers)
+            return self.transport.simple().query(
+                soql, include_deleted=include_deleted, headers=headers
+            )
 
-        return self._call("query", send, idempotent=True)
+        return self.transport.call("query", send, idempotent=True)
 
     def query_more(self, next_records_url: str) -> dict[str, Any]:
         """The page at a ``nextRecordsUrl``."""
@@ -597,9 +233,11 @@ class SalesforceClient:
             raise ValueError(f"Not a nextRecordsUrl: {next_records_url!r}")
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sf().query_more(next_records_url, identifier_is_url=True, headers=headers)
+            return self.transport.simple().query_more(
+                next_records_url, identifier_is_url=True, headers=headers
+            )
 
-        return self._call("query_more", send, idempotent=True)
+        return self.transport.call("query_more", send, idempotent=True)
 
     def iter_records(self, page: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Stream the records of ``page`` and of every page after it (one call per page)."""
@@ -629,8 +267,8 @@ class SalesforceClient:
         skipped: in SOQL ``''`` means null and would match every record without one.
         ``extra_where`` is appended as ``AND (...)``; build it with ``soql_quote``.
         """
-        sobject = _sobject_name(sobject)
-        if not _SOBJECT_NAME.fullmatch(field):
+        sobject = valid_sobject_name(sobject)
+        if not is_api_name(field):
             raise ValueError(f"lookup() needs a plain field name, not {field!r}")
         # API names are case-insensitive: select each field once, whatever its spelling.
         select_names: list[str] = []
@@ -667,7 +305,7 @@ class SalesforceClient:
         """
         resource = "queryAll" if include_deleted else "query"
         for reference in queries:
-            if not _REFERENCE_ID.fullmatch(reference):
+            if not is_api_name(reference):
                 raise ValueError(f"Not a valid composite referenceId: {reference!r}")
         items = list(queries.items())
         results: dict[str, dict[str, Any]] = {}
@@ -678,14 +316,16 @@ class SalesforceClient:
                 "compositeRequest": [
                     {
                         "method": "GET",
-                        "url": f"/services/data/v{self._version}/{resource}?"
+                        "url": f"/services/data/v{self.transport.version}/{resource}?"
                         + urlencode({"q": soql}),
                         "referenceId": reference,
                     }
                     for reference, soql in chunk
                 ],
             }
-            answer = self._rest("composite_query", "composite", method="POST", json=body) or {}
+            answer = (
+                self.transport.rest("composite_query", "composite", method="POST", json=body) or {}
+            )
             for sub in answer.get("compositeResponse") or []:
                 reference = str(sub.get("referenceId"))
                 status = int(sub.get("httpStatusCode") or 0)
@@ -705,36 +345,36 @@ class SalesforceClient:
     def get(
         self, sobject: str, record_id: str, fields: Sequence[str] | None = None
     ) -> dict[str, Any]:
-        sobject = _sobject_name(sobject)
-        record_id = _record_id(record_id)
+        sobject = valid_sobject_name(sobject)
+        record_id = valid_record_id(record_id)
         params = {"fields": ",".join(soql_identifier(f) for f in fields)} if fields else None
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sobject(sobject).get(record_id, headers=headers, params=params)
+            return self.transport.sobject(sobject).get(record_id, headers=headers, params=params)
 
-        return self._call(f"get {sobject}", send, idempotent=True)
+        return self.transport.call(f"get {sobject}", send, idempotent=True)
 
     def create(self, sobject: str, data: Mapping[str, Any]) -> str:
         """Create one record and return its Id; OutcomeUnknown if the answer was lost."""
-        sobject = _sobject_name(sobject)
+        sobject = valid_sobject_name(sobject)
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sobject(sobject).create(payload, headers=headers)
+            return self.transport.sobject(sobject).create(payload, headers=headers)
 
-        result = self._call(f"create {sobject}", send, idempotent=False)
+        result = self.transport.call(f"create {sobject}", send, idempotent=False)
         logger.info("Created %s %s (%s)", sobject, result.get("id"), self.connection_key)
         return str(result["id"])
 
     def update(self, sobject: str, record_id: str, data: Mapping[str, Any]) -> None:
-        sobject = _sobject_name(sobject)
-        record_id = _record_id(record_id)
+        sobject = valid_sobject_name(sobject)
+        record_id = valid_record_id(record_id)
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sobject(sobject).update(record_id, payload, headers=headers)
+            return self.transport.sobject(sobject).update(record_id, payload, headers=headers)
 
-        self._call(f"update {sobject}", send, idempotent=True)
+        self.transport.call(f"update {sobject}", send, idempotent=True)
 
     def upsert(
         self, sobject: str, ext_field: str, ext_value: str, data: Mapping[str, Any]
@@ -743,37 +383,44 @@ class SalesforceClient:
 
         MultipleMatches (HTTP 300) when several records carry that value.
         """
-        sobject = _sobject_name(sobject)
-        if not _SOBJECT_NAME.fullmatch(ext_field):
-            raise ValueError(f"Not a valid external ID field: {ext_field!r}")
+        sobject = valid_sobject_name(sobject)
+        valid_external_id_field(ext_field)
         if not ext_value:
             raise ValueError("An upsert needs a non-empty external ID value")
         path = f"{ext_field}/{quote(ext_value, safe='')}"
         payload = dict(data)
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sobject(sobject).upsert(path, payload, raw_response=True, headers=headers)
+            return self.transport.sobject(sobject).upsert(
+                path, payload, raw_response=True, headers=headers
+            )
 
-        response: requests.Response = self._call(f"upsert {sobject}", send, idempotent=True)
+        response: requests.Response = self.transport.call(
+            f"upsert {sobject}", send, idempotent=True
+        )
         body = response.json() if response.content else {}
         created = bool(body.get("created", response.status_code == 201))
         record_id = body.get("id")
         if not record_id:
             # Before API v46 an update answered 204 with no body: ask for the Id.
             def fetch(headers: dict[str, str]) -> Any:
-                return self._sobject(sobject).get(path, headers=headers, params={"fields": "Id"})
+                return self.transport.sobject(sobject).get(
+                    path, headers=headers, params={"fields": "Id"}
+                )
 
-            record_id = self._call(f"get {sobject} by {ext_field}", fetch, idempotent=True)["Id"]
+            record_id = self.transport.call(
+                f"get {sobject} by {ext_field}", fetch, idempotent=True
+            )["Id"]
         return UpsertResult(id=str(record_id), created=created)
 
     def delete(self, sobject: str, record_id: str) -> None:
-        sobject = _sobject_name(sobject)
-        record_id = _record_id(record_id)
+        sobject = valid_sobject_name(sobject)
+        record_id = valid_record_id(record_id)
 
         def send(headers: dict[str, str]) -> Any:
-            return self._sobject(sobject).delete(record_id, headers=headers)
+            return self.transport.sobject(sobject).delete(record_id, headers=headers)
 
-        self._call(f"delete {sobject}", send, idempotent=True)
+        self.transport.call(f"delete {sobject}", send, idempotent=True)
 
     # --- sObject Collections -------------------------------------------------------------
 
@@ -799,7 +446,7 @@ class SalesforceClient:
 
         Chunk-level failures are reported per record as for :meth:`collection_create`.
         """
-        _check_update_records(records)
+        check_update_records(records)
         return self._collection(
             sobject, records, method="PATCH", path="composite/sobjects", idempotent=True
         )
@@ -812,12 +459,12 @@ class SalesforceClient:
         ``created`` tells inserts from updates. Chunk-level failures are reported per record as
         for :meth:`collection_create`.
         """
-        _check_upsert_records(ext_field, records)
+        check_upsert_records(ext_field, records)
         return self._collection(
             sobject,
             records,
             method="PATCH",
-            path=f"composite/sobjects/{_sobject_name(sobject)}/{ext_field}",
+            path=f"composite/sobjects/{valid_sobject_name(sobject)}/{ext_field}",
             idempotent=True,
         )
 
@@ -830,18 +477,18 @@ class SalesforceClient:
         path: str,
         idempotent: bool,
     ) -> list[RecordResult]:
-        sobject = _sobject_name(sobject)
+        sobject = valid_sobject_name(sobject)
         operation = f"collection {method} {sobject}"
         results: list[RecordResult] = []
         stop_error: ApiError | None = None
         for start in range(0, len(records), COLLECTION_CHUNK_SIZE):
             chunk = records[start : start + COLLECTION_CHUNK_SIZE]
             if stop_error is not None:
-                results.extend(_failed_records(start, len(chunk), stop_error))
+                results.extend(failed_records(start, len(chunk), stop_error))
                 continue
             body = _collection_body(sobject, chunk)
             try:
-                answer = self._rest(
+                answer = self.transport.rest(
                     operation, path, method=method, idempotent=idempotent, json=body
                 )
             except OutcomeUnknown as error:
@@ -853,7 +500,7 @@ class SalesforceClient:
                 ) from error
             except ApiError as error:
                 # Nothing in this chunk was saved; the caller sees why on each record.
-                results.extend(_failed_records(start, len(chunk), error))
+                results.extend(failed_records(start, len(chunk), error))
                 if _stops_the_batch(error):
                     stop_error = error  # the limit or a permission: later chunks would fail too
                 continue
@@ -862,8 +509,8 @@ class SalesforceClient:
                     f"{operation}: expected {len(chunk)} results from Salesforce.",
                     error_code="UNEXPECTED_RESPONSE",
                 )
-            results.extend(_record_results(answer, start, creates=method == "POST"))
-        _log_failures(operation, results)
+            results.extend(record_results(answer, start, creates=method == "POST"))
+        log_failures(operation, results)
         return results
 
     def composite_collections(self, writes: Sequence[CollectionWrite]) -> list[list[RecordResult]]:
@@ -910,7 +557,7 @@ class SalesforceClient:
                     results[piece.write_index].extend(piece.failed(stop_error))
                 continue
             try:
-                answer = self._rest(
+                answer = self.transport.rest(
                     "composite collections",
                     "composite",
                     method="POST",
@@ -918,7 +565,9 @@ class SalesforceClient:
                     idempotent=all(piece.write.operation != "create" for piece in batch),
                     json={
                         "allOrNone": False,
-                        "compositeRequest": [piece.subrequest(self._version) for piece in batch],
+                        "compositeRequest": [
+                            piece.subrequest(self.transport.version) for piece in batch
+                        ],
                     },
                 )
             except OutcomeUnknown as error:
@@ -943,7 +592,7 @@ class SalesforceClient:
             for piece in batch:
                 results[piece.write_index].extend(piece.results(replies.get(piece.reference)))
         for write, write_results in zip(writes, results, strict=True):
-            _log_failures(f"composite collection {write.operation} {write.sobject}", write_results)
+            log_failures(f"composite collection {write.operation} {write.sobject}", write_results)
         return results
 
     # --- Bulk API 2.0 ----------------------------------------------------------------------
@@ -966,7 +615,7 @@ class SalesforceClient:
         :class:`BatchOutcomeUnknown`. See :mod:`wagtail_salesforce.client.bulk`.
         """
         return bulk_ingest(
-            self,
+            self.transport,
             sobject,
             operation,
             records,
@@ -1004,7 +653,7 @@ class _CollectionPiece:
         }
 
     def failed(self, error: ApiError) -> list[RecordResult]:
-        return _failed_records(self.start, len(self.records), error)
+        return failed_records(self.start, len(self.records), error)
 
     def results(self, reply: Mapping[str, Any] | None) -> list[RecordResult]:
         """This collection's results from its subresponse (``None``: there was none)."""
@@ -1022,4 +671,4 @@ class _CollectionPiece:
                     status=status or None,
                 )
             )
-        return _record_results(body, self.start, creates=self.write.operation == "create")
+        return record_results(body, self.start, creates=self.write.operation == "create")
