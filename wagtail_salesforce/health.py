@@ -40,13 +40,6 @@ from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
 API_USAGE_STALE_AFTER = datetime.timedelta(hours=24)
 
 
-def health_setting(name: str) -> float:
-    """The threshold ``name`` (a positive number) from ``WAGTAIL_SALESFORCE``, or its default."""
-    if not name.startswith("HEALTH_"):
-        raise KeyError(f"Unknown health setting {name!r}")
-    return conf.get_number(name, positive=True)
-
-
 class Level(enum.StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
@@ -205,7 +198,7 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
                     % {"max": maximum},
                 )
             )
-        elif ratio >= health_setting("HEALTH_API_USAGE_WARNING_RATIO"):
+        elif ratio >= conf.get_number("HEALTH_API_USAGE_WARNING_RATIO", positive=True):
             warnings.append(
                 HealthWarning(
                     WarningCode.API_USAGE,
@@ -227,7 +220,9 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
     ).count()
     values["oldest_pending_at"] = backlog["oldest"]
     values["oldest_pending_age"] = _age(now, backlog["oldest"])
-    max_age = datetime.timedelta(minutes=health_setting("HEALTH_OUTBOX_MAX_AGE_MINUTES"))
+    max_age = datetime.timedelta(
+        minutes=conf.get_number("HEALTH_OUTBOX_MAX_AGE_MINUTES", positive=True)
+    )
     if values["oldest_pending_age"] is not None and values["oldest_pending_age"] > max_age:
         warnings.append(
             HealthWarning(
@@ -278,7 +273,7 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
         values["last_sync_age"] = _age(now, last_run.started_at)
     if interval is not None and status == ConnectionStatus.CONNECTED:
         late_after = datetime.timedelta(
-            minutes=interval * health_setting("HEALTH_SYNC_LATE_INTERVALS")
+            minutes=interval * conf.get_number("HEALTH_SYNC_LATE_INTERVALS", positive=True)
         )
         if last_run is None:
             warnings.append(
