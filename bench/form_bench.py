@@ -173,7 +173,7 @@ def run(requests_per_variant: int, database: str = "memory") -> dict[str, Any]:
         from wagtail.models import Locale, Page, Site
 
         from wagtail_salesforce.outbox.models import OutboxEntry
-        from wagtail_salesforce.tasks import forget_last_wakeup
+        from wagtail_salesforce.outbox.wakeups import forget_last_wakeup
 
         setup_test_environment()
         db.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -250,8 +250,12 @@ def run(requests_per_variant: int, database: str = "memory") -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="POSTs per variant")
-    parser.add_argument("--database", choices=["memory", "file"], default="memory",
-                        help="in-memory SQLite, or an SQLite file in WAL mode (the example site)")
+    parser.add_argument(
+        "--database",
+        choices=["memory", "file"],
+        default="memory",
+        help="in-memory SQLite, or an SQLite file in WAL mode (the example site)",
+    )
     arguments = parser.parse_args()
     if arguments.requests < 1:
         parser.error("--requests must be at least 1")

@@ -26,6 +26,6 @@ def _fresh_content_type_caches() -> Iterator[None]:
 def _fresh_wakeup_window() -> None:
     """Each test's first committed outbox entry queues its own delivery wake-up (the window is
     per process, and would otherwise carry over from the test before)."""
-    from wagtail_salesforce.tasks import forget_last_wakeup
+    from wagtail_salesforce.outbox.wakeups import forget_last_wakeup
 
     forget_last_wakeup()

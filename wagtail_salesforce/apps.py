@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,10 +10,12 @@ class WagtailSalesforceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Checks register themselves on import; importing here keeps start-up in one place.
-        from django.db.models.signals import post_migrate
-
+        # Imported here, once the app registry is ready: checks register themselves, the
+        # pipelines' receivers connect to the core signals, and the task module (which imports
+        # the pipelines' models) provides the schedule handler.
         from . import checks  # noqa: F401
+        from .outbox import receivers as outbox_receivers  # noqa: F401
+        from .sync import receivers as sync_receivers  # noqa: F401
         from .tasks import ensure_schedules
 
         # Schedules are (re)registered idempotently after every migrate, on every node.

@@ -9,18 +9,36 @@ from django.core import checks
 
 from . import conf
 from .config import checks as config_checks  # noqa: F401 - registers the YAML config checks
+from .config.errors import did_you_mean
 
 
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Each unknown key of ``WAGTAIL_SALESFORCE`` (a misspelt key is silently ignored)."""
     messages: list[checks.CheckMessage] = []
-    unknown = conf.unknown_settings()
-    if unknown:
+    for key in sorted(conf.unknown_settings(), key=str):
+        close = did_you_mean(key, conf.SETTINGS)
         messages.append(
             checks.Warning(
-                f"Unknown WAGTAIL_SALESFORCE keys: {', '.join(sorted(unknown))}.",
-                hint=f"Known keys: {', '.join(sorted(conf.DEFAULTS))}.",
+                f"Unknown {conf.SETTINGS_NAME} key {key!r}" + (f": {close}" if close else "."),
+                hint=None if close else f"Known keys: {', '.join(sorted(conf.SETTINGS))}.",
                 id="wagtail_salesforce.W001",
+            )
+        )
+    return messages
+
+
+@checks.register()
+def check_setting_types(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Each key of ``WAGTAIL_SALESFORCE`` whose value has the wrong type."""
+    messages: list[checks.CheckMessage] = []
+    for problem in conf.type_problems():
+        where = f"{conf.SETTINGS_NAME}[{problem.key!r}]" if problem.key else conf.SETTINGS_NAME
+        messages.append(
+            checks.Error(
+                f"{where} is a {problem.found}; expected {problem.expected}.",
+                hint="See the settings reference (docs/en/settings.md) for each key's type.",
+                id="wagtail_salesforce.E001",
             )
         )
     return messages

@@ -5,7 +5,7 @@ the API usage the client stored, and returns a frozen :class:`Health`. The dashb
 (``admin/health_panel.py``) shows it; monitoring can call it too (e.g. from a management command
 or a status view) and alert on ``warnings``.
 
-Thresholds come from ``WAGTAIL_SALESFORCE`` (defaults in :data:`HEALTH_DEFAULTS`):
+Thresholds come from ``WAGTAIL_SALESFORCE`` (read through :mod:`wagtail_salesforce.conf`):
 
 ``HEALTH_API_USAGE_WARNING_RATIO`` (0.8)
     warn when the org has used this share of its daily API requests;
@@ -22,7 +22,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -30,31 +29,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 from wagtail.models import Site
 
+from wagtail_salesforce import conf
+from wagtail_salesforce.config import get_config
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
+from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
 
-HEALTH_DEFAULTS: dict[str, float] = {
-    "HEALTH_API_USAGE_WARNING_RATIO": 0.8,
-    "HEALTH_OUTBOX_MAX_AGE_MINUTES": 15.0,
-    "HEALTH_SYNC_LATE_INTERVALS": 3.0,
-}
 # The org's usage header is a rolling 24-hour count; older than this it says nothing of today.
 API_USAGE_STALE_AFTER = datetime.timedelta(hours=24)
-
-
-def health_setting(name: str) -> float:
-    """The threshold ``name`` from ``WAGTAIL_SALESFORCE``, or its default."""
-    if name not in HEALTH_DEFAULTS:
-        raise KeyError(f"Unknown health setting {name!r}")
-    user = getattr(settings, "WAGTAIL_SALESFORCE", {}) or {}
-    value = user.get(name, HEALTH_DEFAULTS[name])
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"WAGTAIL_SALESFORCE[{name!r}] must be a number, not {value!r}") from error
-    if number <= 0:
-        raise ValueError(f"WAGTAIL_SALESFORCE[{name!r}] must be positive, not {value!r}")
-    return number
 
 
 class Level(enum.StrEnum):
@@ -139,8 +122,6 @@ class Health:
 def _sync_interval() -> tuple[int | None, HealthWarning | None]:
     """The sync interval in minutes (None without an enabled sync section), or a config
     warning when the YAML cannot be read."""
-    from wagtail_salesforce.config import get_config
-
     try:
         sync = get_config().sync
     except SalesforceError as error:
@@ -161,9 +142,6 @@ def _minutes(delta: datetime.timedelta) -> int:
 
 def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> Health:
     """The health of ``site``'s Salesforce integration (see the module docstring)."""
-    from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
-    from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
-
     site_id = site if isinstance(site, int) else site.pk
     now = now or timezone.now()
     warnings: list[HealthWarning] = []
@@ -220,7 +198,7 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
                     % {"max": maximum},
                 )
             )
-        elif ratio >= health_setting("HEALTH_API_USAGE_WARNING_RATIO"):
+        elif ratio >= conf.get_number("HEALTH_API_USAGE_WARNING_RATIO", positive=True):
             warnings.append(
                 HealthWarning(
                     WarningCode.API_USAGE,
@@ -242,7 +220,9 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
     ).count()
     values["oldest_pending_at"] = backlog["oldest"]
     values["oldest_pending_age"] = _age(now, backlog["oldest"])
-    max_age = datetime.timedelta(minutes=health_setting("HEALTH_OUTBOX_MAX_AGE_MINUTES"))
+    max_age = datetime.timedelta(
+        minutes=conf.get_number("HEALTH_OUTBOX_MAX_AGE_MINUTES", positive=True)
+    )
     if values["oldest_pending_age"] is not None and values["oldest_pending_age"] > max_age:
         warnings.append(
             HealthWarning(
@@ -293,7 +273,7 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
         values["last_sync_age"] = _age(now, last_run.started_at)
     if interval is not None and status == ConnectionStatus.CONNECTED:
         late_after = datetime.timedelta(
-            minutes=interval * health_setting("HEALTH_SYNC_LATE_INTERVALS")
+            minutes=interval * conf.get_number("HEALTH_SYNC_LATE_INTERVALS", positive=True)
         )
         if last_run is None:
             warnings.append(

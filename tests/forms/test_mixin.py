@@ -16,6 +16,7 @@ from wagtail.models import Site
 
 from tests.outbox.conftest import CONFIG_YAML, landing_page, leads_with_email, write_config
 from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.core.signals import submission_received
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.tasks import SWEEP_SCHEDULE_NAME, ensure_schedules
 
@@ -220,3 +221,47 @@ def test_the_schedule_registration_runs_as_a_post_migrate_handler(db: None) -> N
         post_migrate.disconnect(dispatch_uid="test-outbox-schedules")
 
     assert Schedule.objects.filter(name=SWEEP_SCHEDULE_NAME).count() == 1
+
+
+def test_the_submission_is_announced_with_its_page_site_and_data(
+    site: Site, connection: SalesforceConnection
+) -> None:
+    page = landing_page(site, "lead-full")
+    heard: list[dict[str, Any]] = []
+
+    def listener(sender: Any, **kwargs: Any) -> None:
+        heard.append({"sender": sender, **kwargs})
+
+    submission_received.connect(listener)
+    try:
+        post_form(page)
+    finally:
+        submission_received.disconnect(listener)
+
+    [announced] = heard
+    assert announced["sender"] is type(announced["page"]) and announced["page"].pk == page.pk
+    assert announced["submission"] == FormSubmission.objects.get(page=page)
+    assert (announced["site_id"], announced["mapping_key"]) == (site.pk, "lead-full")
+    assert announced["form_data"]["email"] == "visitor@example.com"
+
+
+def test_a_listener_that_fails_rolls_the_submission_back_with_its_entry(
+    site: Site, connection: SalesforceConnection
+) -> None:
+    page = landing_page(site, "lead-full")
+
+    class ListenerFailed(Exception):
+        pass
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ListenerFailed
+
+    # Connected after the outbox's receiver: the entry is written, then the failure undoes it.
+    submission_received.connect(broken)
+    try:
+        with pytest.raises(ListenerFailed):
+            post_form(page)
+    finally:
+        submission_received.disconnect(broken)
+
+    assert not FormSubmission.objects.exists() and not OutboxEntry.objects.exists()

@@ -28,7 +28,7 @@ def seed(login_url: str, client_id: str, client_secret: str, token_json: str, co
 
     from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
     from wagtail_salesforce.outbox.models import OutboxEntry
-    from wagtail_salesforce.tasks import enqueue_delivery, forget_last_wakeup
+    from wagtail_salesforce.outbox.wakeups import enqueue_delivery, forget_last_wakeup
 
     token = json.loads(token_json)
     site, _created = Site.objects.update_or_create(

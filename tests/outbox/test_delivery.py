@@ -10,6 +10,7 @@ from django.utils import timezone
 from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.core.signals import submission_delivered
 from wagtail_salesforce.outbox.delivery import claim, deliver_entry, schedule_retry, sweep
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
@@ -404,3 +405,53 @@ def test_delivery_log_lines_carry_the_submissions_correlation_id(
     assert len(delivered) == 1
     assert delivered[0].correlation_id == str(entry.idempotency_token)
     assert delivered[0].correlation_fields == {"outbox_entry": entry.pk, "site": site.pk}
+
+
+def test_delivery_announces_the_delivered_submission(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    heard: list[dict[str, Any]] = []
+
+    def listener(sender: Any, **kwargs: Any) -> None:
+        heard.append(kwargs)
+
+    submission_delivered.connect(listener)
+    try:
+        entry = make_entry(site, "lead-full", email=" Ada@Example.COM ", last_name="Lovelace")
+        assert deliver_entry(entry.pk) == OutboxState.DELIVERED
+    finally:
+        submission_delivered.disconnect(listener)
+
+    entry.refresh_from_db()
+    [announced] = heard
+    assert (announced["entry_id"], announced["site_id"]) == (entry.pk, site.pk)
+    assert announced["mapping_key"] == "lead-full"
+    assert (announced["sobject"], announced["record_id"], announced["action"]) == (
+        "Lead",
+        entry.salesforce_id,
+        "created",
+    )
+    assert announced["email"] == "ada@example.com"
+    assert announced["values"]["LastName"] == "Lovelace"
+    assert announced["form_data"]["last_name"] == "Lovelace"
+
+
+def test_a_failing_listener_is_logged_and_the_entry_stays_delivered(
+    site: Site, connection: SalesforceConnection, sandbox: Any, caplog: Any
+) -> None:
+    import logging
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the listener broke")
+
+    submission_delivered.connect(broken)
+    try:
+        entry = make_entry(site, "lead-full", email="kept@example.com", last_name="Kept")
+        with caplog.at_level(logging.ERROR, logger="wagtail_salesforce.outbox.delivery"):
+            assert deliver_entry(entry.pk) == OutboxState.DELIVERED
+    finally:
+        submission_delivered.disconnect(broken)
+
+    assert OutboxEntry.objects.get(pk=entry.pk).state == OutboxState.DELIVERED
+    assert "the listener broke" in caplog.text
+    assert len(leads_with_email(sandbox, "kept@example.com")) == 1

@@ -13,8 +13,8 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 from wagtail.models import Site
 
-from wagtail_salesforce import tasks
 from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.outbox import wakeups
 from wagtail_salesforce.outbox.delivery import drain, sweep
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
@@ -34,7 +34,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """A real queue (not django-q2's sync mode) and a wake-up window on a clock we move."""
     monkeypatch.setattr(Conf, "SYNC", False)
     fake = FakeClock()
-    monkeypatch.setattr(tasks, "_wakeup_window", tasks._WakeupWindow(clock=fake))
+    monkeypatch.setattr(wakeups, "_wakeup_window", wakeups._WakeupWindow(clock=fake))
     return fake
 
 
@@ -46,7 +46,7 @@ def submit(django_capture_on_commit_callbacks: Any) -> Any:
     def submit_one(site: Site, email: str) -> OutboxEntry:
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             entry = make_entry(site, "lead-plain", email=email, last_name="Visitor")
-            tasks.enqueue_delivery(entry.pk)
+            wakeups.enqueue_delivery(entry.pk)
         return entry
 
     return submit_one
@@ -79,7 +79,7 @@ def test_submissions_within_a_window_share_one_drain_that_delivers_them_all(
         clock.now += 0.3
 
     [task] = queued()
-    assert task["func"] == tasks.DRAIN_TASK
+    assert task["func"] == wakeups.DRAIN_TASK
 
     [result] = run_queued()
 
@@ -97,7 +97,7 @@ def test_a_submission_after_the_window_queues_a_new_drain(
     clock.now += 0.02  # 1.01 s after the first wake-up: its window (1 s) has closed
     submit(site, "third@example.com")
 
-    assert [task["func"] for task in queued()] == [tasks.DRAIN_TASK] * 2
+    assert [task["func"] for task in queued()] == [wakeups.DRAIN_TASK] * 2
 
 
 def test_a_drain_delivers_entries_committed_while_it_watches(
@@ -163,8 +163,8 @@ def test_a_window_of_zero_queues_one_delivery_task_per_entry(
     second = submit(site, "two@example.com")
 
     assert [(task["func"], task["args"]) for task in queued()] == [
-        (tasks.DELIVER_TASK, (first.pk,)),
-        (tasks.DELIVER_TASK, (second.pk,)),
+        (wakeups.DELIVER_TASK, (first.pk,)),
+        (wakeups.DELIVER_TASK, (second.pk,)),
     ]
     assert run_queued() == [OutboxState.DELIVERED, OutboxState.DELIVERED]
 
@@ -181,7 +181,7 @@ def test_a_wakeup_rolls_back_with_its_transaction_and_the_sweeper_covers_its_win
 
     with pytest.raises(VisitorTransactionFailed), transaction.atomic():
         make_entry(site, "lead-plain", email="gone@example.com", last_name="Gone")
-        tasks.enqueue_delivery(OutboxEntry.objects.get().pk)
+        wakeups.enqueue_delivery(OutboxEntry.objects.get().pk)
         assert len(queued()) == 1  # written in the visitor's transaction (the ORM broker)
         raise VisitorTransactionFailed
 
@@ -192,7 +192,7 @@ def test_a_wakeup_rolls_back_with_its_transaction_and_the_sweeper_covers_its_win
     assert sweep().states == {OutboxState.DELIVERED: 1}
     clock.now += 1.0
     submit(site, "later@example.com")
-    assert [task["func"] for task in queued()] == [tasks.DRAIN_TASK]
+    assert [task["func"] for task in queued()] == [wakeups.DRAIN_TASK]
 
 
 def test_a_broker_failure_loses_nothing_and_the_next_submission_wakes_a_worker(
@@ -203,18 +203,18 @@ def test_a_broker_failure_loses_nothing_and_the_next_submission_wakes_a_worker(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    working_broker = tasks._broker()
+    working_broker = wakeups._broker()
 
     def broken_broker() -> Any:
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks, "_broker", broken_broker)
-    with caplog.at_level(logging.ERROR, logger="wagtail_salesforce.tasks"):
+    monkeypatch.setattr(wakeups, "_broker", broken_broker)
+    with caplog.at_level(logging.ERROR, logger="wagtail_salesforce.outbox.wakeups"):
         first = submit(site, "first@example.com")  # the visitor's request does not fail
 
     assert "the outbox sweeper will deliver" in caplog.text
     assert OutboxEntry.objects.get(pk=first.pk).state == OutboxState.PENDING
-    monkeypatch.setattr(tasks, "_broker", lambda: working_broker)
+    monkeypatch.setattr(wakeups, "_broker", lambda: working_broker)
     submit(site, "second@example.com")  # same window, but the failed one did not count
 
     assert len(queued()) == 1

@@ -92,7 +92,7 @@ def submissions(first: int, count: int) -> None:
     from wagtail.models import Site
 
     from wagtail_salesforce.outbox.models import OutboxEntry
-    from wagtail_salesforce.tasks import enqueue_delivery
+    from wagtail_salesforce.outbox.wakeups import enqueue_delivery
 
     site = Site.objects.get(is_default_site=True)
     for number in range(first, first + count):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceErro
 from urllib3.exceptions import MaxRetryError
 
 from wagtail_salesforce import conf
+from wagtail_salesforce.core.backoff import backoff_delay
 from wagtail_salesforce.exceptions import (
     ApiError,
     MultipleMatches,
@@ -328,11 +328,13 @@ def retry_delay(retry: int) -> float:
     Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**(retry - 1))]``
     with ``base`` = ``RETRY_BACKOFF_SECONDS`` and ``cap`` = ``RETRY_BACKOFF_MAX_SECONDS``.
     Full jitter spreads the retries of many workers hit by the same outage. This is the
-    client's only backoff formula.
+    client's only retry delay; the formula is the plugin's one, in ``core.backoff``.
     """
-    base = float(conf.get("RETRY_BACKOFF_SECONDS"))
-    cap = float(conf.get("RETRY_BACKOFF_MAX_SECONDS"))
-    return secrets.SystemRandom().uniform(0.0, min(cap, base * 2 ** (retry - 1)))
+    return backoff_delay(
+        retry,
+        base=float(conf.get("RETRY_BACKOFF_SECONDS")),
+        cap=float(conf.get("RETRY_BACKOFF_MAX_SECONDS")),
+    )
 
 
 # --- one connection's calls ---------------------------------------------------------------------

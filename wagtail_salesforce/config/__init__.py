@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from wagtail_salesforce import conf
+
 from .errors import ConfigError, ConfigIssue
 from .loader import MAX_ALIAS_EXPANSION, load_config, loads, schema, validate_files
 from .model import (
@@ -62,8 +64,6 @@ def config_paths() -> tuple[list[Path], bool]:
     With no ``CONFIG_FILES`` setting the default ``salesforce.yaml`` beside manage.py is optional:
     a site without it simply has no mappings.
     """
-    from wagtail_salesforce import conf
-
     return conf.config_files(), bool(conf.get("CONFIG_FILES"))
 
 

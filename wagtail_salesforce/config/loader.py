@@ -58,7 +58,7 @@ Path_ = tuple[str | int, ...]
 Mark = tuple[int, int]  # 1-based line, column
 
 
-class _MarkedDict(dict):  # type: ignore[type-arg]
+class _MarkedDict(dict[Any, Any]):
     """A mapping that remembers where each of its keys was written."""
 
     __slots__ = ("key_marks", "mark")
@@ -69,7 +69,7 @@ class _MarkedDict(dict):  # type: ignore[type-arg]
         self.key_marks: dict[Any, Mark] = {}
 
 
-class _MarkedList(list):  # type: ignore[type-arg]
+class _MarkedList(list[Any]):
     """A sequence that remembers where each of its items was written."""
 
     __slots__ = ("item_marks", "mark")
@@ -387,7 +387,9 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
     path: Path_ = tuple(error.absolute_path)
     keyword = error.validator
     schema_here: Any = error.schema
-    instance = error.instance
+    # jsonschema types these as possibly unset; a reported error always has them.
+    instance: Any = error.instance
+    rule: Any = error.validator_value
     if "propertyNames" in error.schema_path:
         # The instance is the offending key itself.
         message = schema_here.get("x-pattern-message") or error.message
@@ -399,11 +401,11 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
             if key not in allowed:
                 yield False, (*path, key), f"unknown key '{key}'", did_you_mean(key, allowed)
     elif keyword == "required":
-        for key in error.validator_value:
+        for key in rule:
             if key not in instance:
                 yield False, path, f"missing required key '{key}'", ""
     elif keyword == "type":
-        expected = error.validator_value
+        expected = rule
         expected = [expected] if isinstance(expected, str) else expected
         names = [_TYPE_NAMES.get(t, t) for t in expected]
         wanted = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
@@ -415,7 +417,7 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
             hint = f"did you mean {{from: {instance}}}?"
         yield True, path, f"expected {wanted}, got {_describe_value(instance)}", hint
     elif keyword == "enum":
-        options = [str(option) for option in error.validator_value]
+        options = [str(option) for option in rule]
         yield (
             False,
             path,
@@ -423,7 +425,7 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
             did_you_mean(instance, options),
         )
     elif keyword == "const":
-        yield False, path, f"must be {error.validator_value!r}, not {instance!r}", ""
+        yield False, path, f"must be {rule!r}, not {instance!r}", ""
     elif keyword == "pattern":
         message = schema_here.get("x-pattern-message") or "has the wrong form"
         yield False, path, f"{instance!r}: {message}", ""
@@ -434,9 +436,9 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
         what = repr(repeated[0]) if repeated else "an item"
         yield False, path, f"lists {what} more than once", ""
     elif keyword == "minimum":
-        yield False, path, f"must be at least {error.validator_value}, not {instance}", ""
+        yield False, path, f"must be at least {rule}, not {instance}", ""
     elif keyword == "maximum":
-        yield False, path, f"must be at most {error.validator_value}, not {instance}", ""
+        yield False, path, f"must be at most {rule}, not {instance}", ""
     elif keyword == "oneOf":
         message = schema_here.get("x-oneOf-message") or error.message
         present = instance if isinstance(instance, dict) else {}
@@ -444,7 +446,7 @@ def _translate(error: ValidationError) -> Iterator[tuple[bool, Path_, str, str]]
         detail = f" (found {', '.join(repr(k) for k in given)})" if given else ""
         yield False, path, f"{message}{detail}", ""
     elif keyword == "dependentRequired":
-        for key, needs in error.validator_value.items():
+        for key, needs in rule.items():
             if key in instance:
                 for needed in needs:
                     if needed not in instance:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+from wagtail_salesforce.client import SalesforceClient, soql_quote
+from wagtail_salesforce.exceptions import NotFound
 
 from .errors import ERROR, WARNING, ConfigIssue, did_you_mean
 from .model import Constant, FormMapping, From, SalesforceConfig, Scalar, Template
-
-if TYPE_CHECKING:
-    from wagtail_salesforce.client import SalesforceClient
 
 # Field types a template (which always makes text) may fill.
 TEXT_TYPES = frozenset(
@@ -52,16 +52,12 @@ class ClientOrgMetadata:
         self.client = client
 
     def describe(self, sobject: str) -> dict[str, Any] | None:
-        from wagtail_salesforce.exceptions import NotFound
-
         try:
             return self.client.describe(sobject)
         except NotFound:
             return None
 
     def campaign(self, name: str | None = None, id: str | None = None) -> dict[str, Any] | None:
-        from wagtail_salesforce.client import soql_quote
-
         if (name is None) == (id is None):
             raise ValueError("give exactly one of name or id")
         # Values go through soql_quote, which applies Salesforce's escapes.
@@ -75,8 +71,6 @@ class ClientOrgMetadata:
         return dict(records[0]) if records else None
 
     def campaign_member_statuses(self, campaign_id: str) -> list[str]:
-        from wagtail_salesforce.client import soql_quote
-
         quoted_id = soql_quote(campaign_id)
         soql = f"SELECT Label FROM CampaignMemberStatus WHERE CampaignId = {quoted_id}"  # noqa: S608
         page = self.client.query(soql)
@@ -257,6 +251,7 @@ class _Checker:
         if sync is None:
             return
         describes: dict[str, Mapping[str, Any]] = {}
+        describe: Mapping[str, Any] | None
         for index, sobject in enumerate(sync.match):
             describe = self.describe(sobject)
             if describe is None:

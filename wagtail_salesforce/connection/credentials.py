@@ -5,9 +5,10 @@ Refreshing is safe across processes and threads:
 
 - PostgreSQL (and any backend that can lock rows): the refresh runs inside ``select_for_update``;
   a second process blocks on the row, then sees the new token and adopts it.
-- SQLite: a process first *claims* the refresh with a conditional ``UPDATE ... WHERE
-  token_version = old AND (no live claim)``; only the claimant calls Salesforce and writes the
-  result with ``UPDATE ... WHERE token_version = old AND refresh_claim = mine``. The others poll
+- SQLite: a process first *claims* the refresh with the core lease on the connection row
+  (``refresh_claim``, ``refresh_claimed_until``), for the row still at the old
+  ``token_version``; only the claimant calls Salesforce and writes the result while releasing
+  the claim, again only if ``token_version`` is still the old one. The others poll
   (bounded) until ``token_version`` moves and adopt the winner's token. This matters when the
   connected app rotates refresh tokens: a second refresh with the old token would fail.
 
@@ -19,17 +20,18 @@ from __future__ import annotations
 
 import datetime
 import logging
-import secrets
 import threading
 import time
 
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
+from wagtail.log_actions import log
 from wagtail.models import Site
 
+from wagtail_salesforce import conf
 from wagtail_salesforce.client import SalesforceClient
+from wagtail_salesforce.core.lease import Lease, new_token
 from wagtail_salesforce.exceptions import (
     NotConnected,
     OAuthError,
@@ -43,11 +45,14 @@ logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_SECONDS = 0.05
 
+# Who is refreshing a connection's token, on databases without row locks.
+REFRESH_CLAIM = Lease(owner_field="refresh_claim", expiry_field="refresh_claimed_until")
+
 
 def _claim_seconds() -> float:
-    from wagtail_salesforce import conf
-
-    connect_timeout, read_timeout = conf.get("TIMEOUT")
+    """How long a refresh may take: one token request's timeouts, and a margin."""
+    timeout = conf.get("TIMEOUT")
+    connect_timeout, read_timeout = timeout if isinstance(timeout, list | tuple) else (timeout,) * 2
     return float(connect_timeout) + float(read_timeout) + 5.0
 
 
@@ -63,8 +68,6 @@ def mark_needs_reauth(connection_id: int, token_version: int, detail: str) -> bo
         .update(status=ConnectionStatus.NEEDS_REAUTH, status_detail=detail, refresh_claim="")
     )
     if flagged:
-        from wagtail.log_actions import log
-
         connection = SalesforceConnection.objects.get(pk=connection_id)
         log(instance=connection, action="wagtail_salesforce.reauth_required", user=None)
         logger.warning("Salesforce connection %s needs re-authorisation", connection_id)
@@ -167,40 +170,35 @@ class ConnectionCredentials:
 
     def _refresh_with_claim(self, current: SalesforceConnection) -> None:
         old_version = current.token_version
-        claim = secrets.token_hex(16)
-        now = timezone.now()
-        claimed = (
-            SalesforceConnection.objects.filter(pk=self._connection_id, token_version=old_version)
-            .filter(Q(refresh_claim="") | Q(refresh_claimed_until__lt=now))
-            .update(
-                refresh_claim=claim,
-                refresh_claimed_until=now + datetime.timedelta(seconds=_claim_seconds()),
-            )
+        unchanged = SalesforceConnection.objects.filter(
+            pk=self._connection_id, token_version=old_version
         )
-        if not claimed:
+        claim = new_token()
+        duration = datetime.timedelta(seconds=_claim_seconds())
+        if not REFRESH_CLAIM.take(unchanged, claim, duration=duration):
             self._wait_for_other_refresh(old_version)
             return
         try:
             token = self._call_refresh(current)
         except BaseException:
-            SalesforceConnection.objects.filter(pk=self._connection_id, refresh_claim=claim).update(
-                refresh_claim="", refresh_claimed_until=None
+            REFRESH_CLAIM.release(
+                SalesforceConnection.objects.filter(pk=self._connection_id), claim
             )
             raise
         _apply_refresh(current, token)
-        written = SalesforceConnection.objects.filter(
-            pk=self._connection_id, token_version=old_version, refresh_claim=claim
-        ).update(
-            access_token_encrypted=current.access_token_encrypted,
-            refresh_token_encrypted=current.refresh_token_encrypted,
-            instance_url=current.instance_url,
-            last_refresh_at=current.last_refresh_at,
-            status=current.status,
-            status_detail="",
-            token_version=old_version + 1,
-            refresh_claim="",
-            refresh_claimed_until=None,
-            updated_at=timezone.now(),
+        written = REFRESH_CLAIM.release(
+            unchanged,
+            claim,
+            values={
+                "access_token_encrypted": current.access_token_encrypted,
+                "refresh_token_encrypted": current.refresh_token_encrypted,
+                "instance_url": current.instance_url,
+                "last_refresh_at": current.last_refresh_at,
+                "status": current.status,
+                "status_detail": "",
+                "token_version": old_version + 1,
+                "updated_at": timezone.now(),
+            },
         )
         if not written:
             # Disconnected or reconnected while we refreshed: the stored row wins.

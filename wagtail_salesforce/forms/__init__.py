@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from .mixin import SalesforceFormMixin
+from .panels import SalesforceMappingPanel
 
 __all__ = ["SalesforceFormMixin", "SalesforceMappingPanel"]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the mixin imports Django models, and this package is imported while apps load.
-    if name == "SalesforceFormMixin":
-        from .mixin import SalesforceFormMixin
-
-        return SalesforceFormMixin
-    if name == "SalesforceMappingPanel":
-        from .panels import SalesforceMappingPanel
-
-        return SalesforceMappingPanel
-    raise AttributeError(name)

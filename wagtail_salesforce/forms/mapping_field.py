@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from wagtail_salesforce.config import ConfigError, get_config
@@ -48,7 +49,7 @@ class MappingSelect(forms.Select):
         super().__init__(attrs)
 
     @property  # type: ignore[override]
-    def choices(self) -> list[tuple[str, str]]:
+    def choices(self) -> list[tuple[str, str | Promise]]:
         return [("", _("No Salesforce delivery")), *mapping_choices()]
 
     @choices.setter

@@ -8,6 +8,9 @@ from typing import Any
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.models import Site
+
+from wagtail_salesforce.core.signals import submission_received
 
 from .mapping_field import MappingSelect, validate_mapping_key
 from .panels import SalesforceMappingPanel
@@ -19,8 +22,10 @@ class SalesforceFormMixin(models.Model):
         class LandingPage(SalesforceFormMixin, AbstractEmailForm):
             content_panels = [..., *SalesforceFormMixin.salesforce_panels]
 
-    Each submission commits together with an outbox entry; delivery to Salesforce runs after the
-    commit, in a django-q2 task, so the visitor never waits on Salesforce.
+    Each submission is announced (:data:`~wagtail_salesforce.core.signals.submission_received`)
+    inside the visitor's transaction; the outbox writes its entry there, so both commit together.
+    Delivery to Salesforce runs after the commit, in a django-q2 task, so the visitor never waits
+    on Salesforce.
     """
 
     salesforce_mapping = models.CharField(
@@ -66,7 +71,7 @@ class SalesforceFormMixin(models.Model):
             with transaction.atomic():
                 submission = super().process_form_submission(form)  # type: ignore[misc]
                 if self.salesforce_mapping:
-                    self.create_outbox_entry(form, submission)
+                    self.announce_submission(form, submission)
                 for send in self._salesforce_deferred_mail:
                     transaction.on_commit(send)
         finally:
@@ -81,26 +86,24 @@ class SalesforceFormMixin(models.Model):
         else:
             deferred.append(lambda: send(form))
 
-    def create_outbox_entry(self, form: Any, submission: Any) -> Any:
-        """Store the delivery job; enqueue the delivery task for after the commit."""
-        from wagtail_salesforce.outbox.models import OutboxEntry
-        from wagtail_salesforce.tasks import enqueue_delivery
+    def get_salesforce_form_data(self, form: Any, submission: Any) -> dict[str, Any]:
+        """The data delivered to Salesforce (override to add data): the stored submission's,
+        or the cleaned data when the page does not store submissions."""
+        return dict(submission.form_data if submission is not None else form.cleaned_data)
 
-        form_submission_model = OutboxEntry._meta.get_field("submission").related_model
-        entry = OutboxEntry.objects.create_for_submission(
-            site_id=self._salesforce_site_id(),
-            page_id=self.pk,
-            submission=submission if isinstance(submission, form_submission_model) else None,
-            form_data=submission.form_data if submission is not None else form.cleaned_data,
+    def announce_submission(self, form: Any, submission: Any) -> None:
+        """Announce the submission inside the visitor's transaction (the outbox stores it)."""
+        submission_received.send(
+            sender=type(self),
+            page=self,
+            submission=submission,
+            form_data=self.get_salesforce_form_data(form, submission),
             mapping_key=self.salesforce_mapping,
+            site_id=self._salesforce_site_id(),
         )
-        enqueue_delivery(entry.pk)
-        return entry
 
     def _salesforce_site_id(self) -> int:
         """The Site this submission came through (its connection delivers the entry)."""
-        from wagtail.models import Site
-
         request = getattr(self, "_salesforce_request", None)
         site = Site.find_for_request(request) if request is not None else None
         if site is None:

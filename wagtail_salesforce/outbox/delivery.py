@@ -2,7 +2,7 @@
 
 Exactly-once rules (see docs/en/forms.md, "How delivery stays exactly-once"):
 
-- A worker *claims* an entry with a conditional UPDATE that sets a lease (``claim_token``,
+- A worker *claims* an entry with the core lease (a conditional UPDATE of ``claim_token`` and
   ``claimed_until``); only one worker can win it, on any database. Batches picked by the sweeper
   are selected with ``select_for_update(skip_locked=True)`` where the database supports it.
 - With ``external_id`` the record is upserted on that field (value: the mapped form value, else
@@ -16,29 +16,39 @@ Exactly-once rules (see docs/en/forms.md, "How delivery stays exactly-once"):
   claimed by another outbox entry.
 - The campaign member is added after the record's Id is committed; "Already a campaign member."
   counts as success.
+
+A delivered entry is announced with :data:`wagtail_salesforce.core.signals.submission_delivered`
+(the sync listens, and upserts the site's local lead).
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from wagtail_salesforce import conf
 from wagtail_salesforce.client import SalesforceClient, soql_identifier, soql_quote
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
-from wagtail_salesforce.connection.credentials import client_for
+from wagtail_salesforce.config.payload import (
+    build_payload,
+    normalise,
+    submission_email,
+    writable_fields,
+)
+from wagtail_salesforce.connection.credentials import client_for, credentials_for
+from wagtail_salesforce.core.backoff import backoff_delay
+from wagtail_salesforce.core.lease import Lease, LeaseLost, new_token
+from wagtail_salesforce.core.signals import submission_delivered
 from wagtail_salesforce.exceptions import (
     ApiError,
     ApiLimitExceeded,
@@ -57,7 +67,6 @@ from wagtail_salesforce.exceptions import (
 from wagtail_salesforce.observability import bind_correlation_id
 
 from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
-from .payload import build_payload, normalise, writable_fields
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +89,6 @@ class DeliveryRejected(Exception):
         self.message = message
         self.fields = fields or []
         super().__init__(f"{code}: {message}")
-
-
-class LeaseLost(Exception):
-    """Another worker took the entry over (our lease expired): stop without writing."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,16 @@ def clear_campaign_cache() -> None:
 # --- claiming ----------------------------------------------------------------------------
 
 
+# The lease a worker holds on the entry it is delivering.
+CLAIM = Lease(owner_field="claim_token", expiry_field="claimed_until")
+
+
 def _lease() -> datetime.timedelta:
     return datetime.timedelta(seconds=float(conf.get("OUTBOX_LEASE_SECONDS")))
 
 
-def _unclaimed(now: datetime.datetime) -> Q:
-    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+def _entry(entry_id: int) -> QuerySet[OutboxEntry]:
+    return OutboxEntry.objects.filter(pk=entry_id)
 
 
 def claim(entry_id: int, *, now: datetime.datetime | None = None) -> str | None:
@@ -135,21 +144,16 @@ def claim(entry_id: int, *, now: datetime.datetime | None = None) -> str | None:
     One conditional UPDATE: on every database only one of several concurrent callers matches.
     """
     now = now or timezone.now()
-    token = uuid.uuid4().hex
-    claimed = (
-        OutboxEntry.objects.filter(
-            pk=entry_id, state__in=DELIVERABLE_STATES, next_attempt_at__lte=now
-        )
-        .filter(_unclaimed(now))
-        .update(claim_token=token, claimed_until=now + _lease(), last_attempt_at=now)
-    )
+    token = new_token()
+    due = _entry(entry_id).filter(state__in=DELIVERABLE_STATES, next_attempt_at__lte=now)
+    claimed = CLAIM.take(due, token, duration=_lease(), now=now, values={"last_attempt_at": now})
     return token if claimed else None
 
 
-def _due(now: datetime.datetime) -> Any:
+def _due(now: datetime.datetime) -> QuerySet[OutboxEntry]:
     return (
         OutboxEntry.objects.filter(state__in=DELIVERABLE_STATES, next_attempt_at__lte=now)
-        .filter(_unclaimed(now))
+        .filter(CLAIM.free(now))
         .order_by("next_attempt_at", "pk")
     )
 
@@ -176,34 +180,49 @@ def claim_due(limit: int, *, now: datetime.datetime | None = None) -> list[tuple
 
 
 def _save(entry: OutboxEntry, token: str, **values: Any) -> None:
-    """Write ``values`` only while we still hold the lease."""
-    updated = OutboxEntry.objects.filter(pk=entry.pk, claim_token=token).update(
-        updated_at=timezone.now(), **values
-    )
-    if not updated:
-        raise LeaseLost(f"Outbox entry {entry.pk} was taken over by another worker")
+    """Write ``values`` only while we still hold the lease (LeaseLost otherwise)."""
+    CLAIM.renew(_entry(entry.pk), token, values={"updated_at": timezone.now(), **values})
     for name, value in values.items():
         setattr(entry, name, value)
 
 
-def _record_local_lead(entry: OutboxEntry) -> None:
-    """A delivered submission with an email upserts the site's local lead (the sync's record).
-
-    Done here, in the worker, rather than in the visitor's request: the POST stays two inserts,
-    and the Salesforce record already exists when the next sync pull links the lead to it.
-    """
-    from wagtail_salesforce.sync.leads import upsert_lead_from_form
-
-    try:
-        upsert_lead_from_form(entry.site_id, entry.form_data, entry.mapping_key)
-    except Exception:
-        # The entry is delivered; a local bookkeeping failure must not make it look otherwise.
-        logger.exception("Outbox entry %s: could not record the local lead", entry.pk)
-
-
 def _finish(entry: OutboxEntry, token: str, **values: Any) -> None:
-    """Final write of an attempt: the outcome, and the lease released."""
-    _save(entry, token, claim_token="", claimed_until=None, **values)
+    """Final write of an attempt: the outcome, and the lease released (LeaseLost if not ours)."""
+    CLAIM.release(
+        _entry(entry.pk), token, values={"updated_at": timezone.now(), **values}, must_hold=True
+    )
+    entry.claim_token, entry.claimed_until = "", None
+    for name, value in values.items():
+        setattr(entry, name, value)
+
+
+def _announce_delivery(entry: OutboxEntry, payload: Mapping[str, Any]) -> None:
+    """Tell listeners (the sync's local leads) that ``entry`` reached Salesforce.
+
+    Sent from the worker rather than the visitor's request: the POST stays two inserts, and the
+    Salesforce record already exists when the next sync pull links the lead to it.
+    """
+    responses = submission_delivered.send_robust(
+        sender=OutboxEntry,
+        entry_id=entry.pk,
+        site_id=entry.site_id,
+        mapping_key=entry.mapping_key,
+        form_data=entry.form_data,
+        sobject=entry.salesforce_object,
+        record_id=entry.salesforce_id,
+        action=entry.salesforce_action,
+        email=submission_email(payload, entry.form_data),
+        values=dict(payload),
+    )
+    for receiver, outcome in responses:
+        if isinstance(outcome, Exception):
+            # The entry is delivered; a listener's failure must not make it look otherwise.
+            logger.error(
+                "Outbox entry %s: %s failed on the delivered submission",
+                entry.pk,
+                getattr(receiver, "__qualname__", receiver),
+                exc_info=outcome,
+            )
 
 
 # --- the attempt -------------------------------------------------------------------------
@@ -230,7 +249,7 @@ def deliver_claimed(entry_id: int, token: str) -> str | None:
 def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
     try:
         try:
-            _attempt(entry, token)
+            payload = _attempt(entry, token)
         except LeaseLost:
             raise
         except (NotConnected, ApiLimitExceeded) as error:
@@ -274,7 +293,7 @@ def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
                 entry.salesforce_object,
                 entry.salesforce_id,
             )
-            _record_local_lead(entry)
+            _announce_delivery(entry, payload)
     except LeaseLost:
         logger.warning("Outbox entry %s: lease lost mid-delivery; left to its new owner", entry.pk)
         return None
@@ -330,10 +349,13 @@ def _fail(
 
 
 def retry_delay(attempts: int) -> float:
-    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempts-1)))."""
-    base = float(conf.get("OUTBOX_RETRY_BASE_SECONDS"))
-    cap = float(conf.get("OUTBOX_RETRY_MAX_SECONDS"))
-    return secrets.SystemRandom().uniform(0.0, min(cap, base * 2 ** max(0, attempts - 1)))
+    """Seconds before the next attempt of an entry that failed ``attempts`` times (the core
+    backoff, with the outbox's base and cap)."""
+    return backoff_delay(
+        attempts,
+        base=float(conf.get("OUTBOX_RETRY_BASE_SECONDS")),
+        cap=float(conf.get("OUTBOX_RETRY_MAX_SECONDS")),
+    )
 
 
 def _retry(entry: OutboxEntry, token: str, code: str, message: str, fields: list[str]) -> None:
@@ -369,7 +391,8 @@ def _mapping(entry: OutboxEntry) -> FormMapping:
     return mapping
 
 
-def _attempt(entry: OutboxEntry, token: str) -> None:
+def _attempt(entry: OutboxEntry, token: str) -> dict[str, Any]:
+    """Write the entry's record (and campaign member); returns the payload sent."""
     mapping = _mapping(entry)
     client = client_for(entry.site)
     describe = client.describe(mapping.object)
@@ -398,6 +421,7 @@ def _attempt(entry: OutboxEntry, token: str) -> None:
     if campaign_id and not entry.campaign_member_id:
         member_id = _add_campaign_member(client, mapping, campaign_id, target)
         _save(entry, token, campaign_member_id=member_id)
+    return payload
 
 
 # --- campaign --------------------------------------------------------------------------------
@@ -656,8 +680,6 @@ def resume_paused(*, now: datetime.datetime | None = None) -> int:
     Checks the stored connection only (no API call): a re-authorised connection resumes its
     entries on the next sweep.
     """
-    from wagtail_salesforce.connection.credentials import credentials_for
-
     now = now or timezone.now()
     paused = OutboxEntry.objects.filter(state=OutboxState.PAUSED, next_attempt_at__lte=now)
     resumed = 0
@@ -686,9 +708,7 @@ def sweep(
     for entry_id, token in claim_due(limit):
         if time.monotonic() > deadline:
             # Out of time: hand the claimed entry straight back for the next sweep.
-            OutboxEntry.objects.filter(pk=entry_id, claim_token=token).update(
-                claim_token="", claimed_until=None
-            )
+            CLAIM.release(_entry(entry_id), token)
             continue
         result.record(deliver_claimed(entry_id, token))
     return result
@@ -704,8 +724,8 @@ def drain(
 ) -> SweepResult:
     """Deliver due entries, then keep looking for new ones until ``watch_until`` (epoch seconds).
 
-    The task a coalesced wake-up runs (see ``wagtail_salesforce.tasks.enqueue_delivery``): every
-    entry committed before ``watch_until`` is delivered by this call, or by a later one. Entries
+    The task a coalesced wake-up runs (see ``outbox.wakeups.enqueue_delivery``): every entry
+    committed before ``watch_until`` is delivered by this call, or by a later one. Entries
     are claimed one at a time so that drains running in several workers share a backlog.
     Started after ``watch_until`` (a queue that was behind), it delivers what is due and returns
     without waiting. Paused entries are left to the sweeper, which resumes them.
@@ -734,6 +754,6 @@ def schedule_retry(entry_ids: list[int]) -> int:
     return (
         OutboxEntry.objects.filter(pk__in=entry_ids)
         .exclude(state=OutboxState.DELIVERED)
-        .filter(_unclaimed(now))
+        .filter(CLAIM.free(now))
         .update(state=OutboxState.PENDING, next_attempt_at=now, attempts=0, updated_at=now)
     )

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, router
+from django.db import models
 from django.db.models import JSONField, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +31,8 @@ class OutboxState(models.TextChoices):
 DELIVERABLE_STATES = (OutboxState.PENDING, OutboxState.RETRYING)
 
 
-# Written in the visitor's request; every other column has a database default.
+# Written in the visitor's request; every other column is NULL or has a database default only
+# (no Python default), so a plain ``create()`` leaves it to the database.
 SUBMISSION_FIELDS = (
     "site",
     "page",
@@ -55,14 +56,13 @@ class OutboxEntryManager(models.Manager["OutboxEntry"]):
         form_data: dict[str, Any],
         mapping_key: str,
     ) -> OutboxEntry:
-        """Insert a pending entry, writing only the columns a submission sets.
+        """Insert a pending entry for a form submission (in the caller's transaction).
 
-        ``Model.save()`` would write all of the row's columns; this runs in every form POST,
-        where each column costs the visitor time, so the delivery bookkeeping columns are left
-        to their database defaults (the same values as the fields' Python defaults).
+        The delivery bookkeeping columns are database defaults: this runs in every form POST,
+        and what the database fills in costs the visitor nothing to compute or send.
         """
         now = timezone.now()
-        entry = self.model(
+        return self.create(
             site_id=site_id,
             page_id=page_id,
             submission=submission,
@@ -72,19 +72,6 @@ class OutboxEntryManager(models.Manager["OutboxEntry"]):
             created_at=now,
             updated_at=now,
         )
-        meta = self.model._meta
-        using = self._db or router.db_for_write(self.model)
-        # QuerySet._insert is how Model.save() and bulk_create() insert; it is the only way to
-        # name the columns. tests/outbox/test_models.py holds the defaults to the Python ones.
-        [(entry.pk,)] = self.get_queryset()._insert(
-            [entry],
-            fields=[meta.get_field(name) for name in SUBMISSION_FIELDS],
-            returning_fields=[meta.pk],
-            using=using,
-        )
-        entry._state.adding = False
-        entry._state.db = using
-        return entry
 
 
 class OutboxEntry(models.Model):
@@ -117,40 +104,31 @@ class OutboxEntry(models.Model):
         _("state"),
         max_length=16,
         choices=OutboxState.choices,
-        default=OutboxState.PENDING,
         db_default=OutboxState.PENDING.value,
     )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0, db_default=0)
+    attempts = models.PositiveIntegerField(_("attempts"), db_default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     # The lease of the worker delivering this row (conditional UPDATE claims it).
-    claim_token = models.CharField(
-        max_length=32, blank=True, default="", db_default="", editable=False
-    )
+    claim_token = models.CharField(max_length=32, blank=True, db_default="", editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Set (and committed) just before a create is sent: whoever delivers next must look the
     # record up before creating again, because the first create may have landed.
     create_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    last_error_code = models.CharField(
-        _("error code"), max_length=64, blank=True, default="", db_default=""
-    )
-    last_error_message = models.TextField(_("error"), blank=True, default="", db_default="")
+    last_error_code = models.CharField(_("error code"), max_length=64, blank=True, db_default="")
+    last_error_message = models.TextField(_("error"), blank=True, db_default="")
     last_error_fields = models.JSONField(
-        _("fields in error"), default=list, db_default=Value([], JSONField()), blank=True
+        _("fields in error"), db_default=Value([], JSONField()), blank=True
     )
 
     salesforce_object = models.CharField(
-        _("Salesforce object"), max_length=80, blank=True, default="", db_default=""
+        _("Salesforce object"), max_length=80, blank=True, db_default=""
     )
-    salesforce_id = models.CharField(
-        _("Salesforce ID"), max_length=18, blank=True, default="", db_default=""
-    )
-    salesforce_action = models.CharField(
-        _("action"), max_length=16, blank=True, default="", db_default=""
-    )
+    salesforce_id = models.CharField(_("Salesforce ID"), max_length=18, blank=True, db_default="")
+    salesforce_action = models.CharField(_("action"), max_length=16, blank=True, db_default="")
     campaign_member_id = models.CharField(
-        _("campaign member ID"), max_length=18, blank=True, default="", db_default=""
+        _("campaign member ID"), max_length=18, blank=True, db_default=""
     )
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

@@ -150,7 +150,7 @@ def retry_view(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select at least one outbox entry to retry."))
     else:
-        from wagtail_salesforce.tasks import enqueue_delivery
+        from wagtail_salesforce.outbox.wakeups import enqueue_delivery
 
         queued = schedule_retry(ids)
         _ensure_log_action()

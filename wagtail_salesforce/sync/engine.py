@@ -19,7 +19,7 @@ import datetime
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router, transaction
 from django.db.models import Q
@@ -34,11 +34,12 @@ from wagtail_salesforce.client import (
     soql_in_batches,
 )
 from wagtail_salesforce.config import Direction, SyncConfig, SyncField
+from wagtail_salesforce.config.payload import normalise_email
 from wagtail_salesforce.exceptions import OutcomeUnknown
 
 from . import remote, signals
 from .merge import FieldMerge, merge_field, normalise
-from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState, normalise_email
+from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,12 @@ def save_leads(leads: Sequence[Lead], now: datetime.datetime | None = None) -> N
     if not leads:
         return
     stamp = now or timezone.now()
-    fields = [Lead._meta.get_field(name) for name in LEAD_FIELDS_SAVED]
+    concrete = {field.name: field for field in Lead._meta.concrete_fields}
+    fields = [concrete[name] for name in LEAD_FIELDS_SAVED]
     connection = connections[router.db_for_write(Lead)]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    # A concrete field always has a column (only the stubs allow None).
+    assignments = ", ".join(f"{quote(cast(str, field.column))} = %s" for field in fields)
     sql = f"UPDATE {quote(Lead._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
     rows = []
     for lead in leads:
@@ -120,8 +123,8 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 @dataclass
-class Mapping:
-    """The sync config seen per Salesforce object."""
+class SyncedObjects:
+    """The Salesforce objects a sync config reads and writes, and its fields on each."""
 
     config: SyncConfig
     objects: tuple[str, ...] = field(init=False)
@@ -147,8 +150,8 @@ class Mapping:
         if sobject == "Lead":
             names += ["IsConverted", "ConvertedContactId"]
         names += [sf_name for _f, sf_name in self.fields_on(sobject)]
-        seen: set[str] = set()
-        return [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
+        # Salesforce field names are case-insensitive: select each one once.
+        return list({name.lower(): name for name in reversed(names)}.values())[::-1]
 
 
 class Cycle:
@@ -168,7 +171,7 @@ class Cycle:
     ) -> None:
         self.site = site
         self.client = client
-        self.mapping = Mapping(config)
+        self.synced = SyncedObjects(config)
         self.config = config
         self.run = run
         self.connection_id = connection_id
@@ -212,10 +215,10 @@ class Cycle:
 
     def pull(self) -> None:
         overlap = datetime.timedelta(seconds=float(conf.get("SYNC_OVERLAP_SECONDS")))
-        states = {sobject: self._state(sobject) for sobject in self.mapping.objects}
+        states = {sobject: self._state(sobject) for sobject in self.synced.objects}
         queries: dict[str, str] = {}
         for sobject, state in states.items():
-            select = soql_field_list(self.mapping.select(sobject))
+            select = soql_field_list(self.synced.select(sobject))
             where = ""
             since = self._since(state, overlap)
             if since is not None:
@@ -227,7 +230,7 @@ class Cycle:
         pages = remote.composite_queries(self.client, queries, include_deleted=True)
         # Leads first: a conversion relinks the local lead to its Contact before the Contact's
         # own record arrives (otherwise it would look like a duplicate of the Lead).
-        for sobject in sorted(self.mapping.objects, key=lambda name: name != "Lead"):
+        for sobject in sorted(self.synced.objects, key=lambda name: name != "Lead"):
             newest = states[sobject].watermark
             for records in batched(remote.stream(self.client, pages[sobject]), self.batch_size):
                 stamp = self._store_pulled(sobject, records)
@@ -384,8 +387,8 @@ class Cycle:
 
     def _prefer(self, lead: Lead, sobject: str, record: dict[str, Any]) -> bool:
         """Whether ``record`` should replace ``lead``'s link (same email, another record)."""
-        current_rank = self.mapping.rank(lead.sf_object)
-        new_rank = self.mapping.rank(sobject)
+        current_rank = self.synced.rank(lead.sf_object)
+        new_rank = self.synced.rank(sobject)
         if new_rank != current_rank:
             return new_rank < current_rank
         current = (
@@ -438,7 +441,7 @@ class Cycle:
     ) -> Lead:
         values = {
             sync_field.name: normalise(record.get(sf_name))
-            for sync_field, sf_name in self.mapping.fields_on(sobject)
+            for sync_field, sf_name in self.synced.fields_on(sobject)
             if sync_field.direction.pulls
         }
         return Lead(
@@ -461,7 +464,7 @@ class Cycle:
     ) -> bool:
         """Merge a pulled record's fields into ``lead``; True if a local value changed."""
         pulled_any = False
-        for sync_field, sf_name in self.mapping.fields_on(sobject):
+        for sync_field, sf_name in self.synced.fields_on(sobject):
             outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
             pulled_any |= self._apply_outcome(lead, sync_field, outcome)
         return pulled_any
@@ -535,7 +538,7 @@ class Cycle:
     def _pushable(self, lead: Lead, sobject: str) -> dict[str, Any]:
         """Salesforce fields whose local value must be sent (local differs from the base)."""
         payload: dict[str, Any] = {}
-        for sync_field, sf_name in self.mapping.fields_on(sobject):
+        for sync_field, sf_name in self.synced.fields_on(sobject):
             if sync_field.direction is Direction.FROM_SALESFORCE:
                 continue
             value = normalise(lead.values.get(sync_field.name))
@@ -561,7 +564,7 @@ class Cycle:
                 remote_at = parse_sf_datetime(record.get("LastModifiedDate"))
                 lead.sf_last_modified = remote_at
                 # Never synced with this record: both sides' values meet the field's rule.
-                for sync_field, sf_name in self.mapping.fields_on(sobject):
+                for sync_field, sf_name in self.synced.fields_on(sobject):
                     outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
                     self._apply_outcome(lead, sync_field, outcome)
             payload = self._pushable(lead, lead.sf_object)
@@ -597,8 +600,8 @@ class Cycle:
                 groups = [[] for _write in writes]
         now = timezone.now()
         for write, group, outcomes in zip(writes, groups, results, strict=True):
-            for (lead, payload), outcome in zip(group, outcomes, strict=True):
-                self._record_write(lead, write, payload, outcome)
+            for (lead, payload), written in zip(group, outcomes, strict=True):
+                self._record_write(lead, write, payload, written)
         save_leads(leads, now)
 
     def _announce(
@@ -625,7 +628,7 @@ class Cycle:
             self.run.pushed += 1
             sent = {
                 sync_field.name: normalise(lead.values.get(sync_field.name))
-                for sync_field, sf_name in self.mapping.fields_on(write.sobject)
+                for sync_field, sf_name in self.synced.fields_on(write.sobject)
                 if sf_name in payload
             }
             lead.base = {**lead.base, **sent}
@@ -650,7 +653,7 @@ class Cycle:
         payload: dict[str, Any] = {
             key: value for key, value in self.config.defaults.items() if value is not None
         }
-        for sync_field, sf_name in self.mapping.fields_on(sobject):
+        for sync_field, sf_name in self.synced.fields_on(sobject):
             if sync_field.direction is Direction.FROM_SALESFORCE:
                 continue
             value = normalise(lead.values.get(sync_field.name))
@@ -672,7 +675,7 @@ class Cycle:
         ):
             in_list = ", ".join(batch)
             for sobject in self.config.match:
-                select = soql_field_list(self.mapping.select(sobject))
+                select = soql_field_list(self.synced.select(sobject))
                 extra = " AND IsConverted = false" if sobject == "Lead" else ""
                 queries[f"{sobject}_{number}"] = (
                     f"SELECT {select} FROM {soql_identifier(sobject)} "  # noqa: S608

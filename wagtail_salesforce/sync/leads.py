@@ -11,9 +11,9 @@ from django.utils import timezone
 from wagtail.models import Site
 
 from wagtail_salesforce.config import ConfigError, Direction, get_config
-from wagtail_salesforce.outbox.payload import build_payload
+from wagtail_salesforce.config.payload import build_payload, submission_email
 
-from .models import Lead, LeadOrigin, normalise_email
+from .models import Lead, LeadOrigin
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ def upsert_lead_from_form(
     mapping = config.forms.get(mapping_key)
     if config.sync is None or mapping is None:
         return None
-    payload = {name.lower(): value for name, value in build_payload(mapping, data).items()}
-    email = normalise_email(str(payload.get("email") or data.get("email") or ""))
+    mapped = build_payload(mapping, data)
+    email = submission_email(mapped, data)
+    payload = {name.lower(): value for name, value in mapped.items()}
     if not email:
         return None
     values: dict[str, Any] = {}

@@ -10,10 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-def normalise_email(value: str) -> str:
-    """The lead key: trimmed and lower-cased (Salesforce compares emails case-insensitively)."""
-    return (value or "").strip().lower()
+from wagtail_salesforce.config.payload import normalise_email
 
 
 class LeadOrigin(models.TextChoices):
@@ -71,10 +68,6 @@ class Lead(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = normalise_email(self.email)
         super().save(*args, **kwargs)
-
-    @property
-    def is_linked(self) -> bool:
-        return bool(self.sf_id)
 
     def set_local_value(self, name: str, value: Any, when: datetime.datetime | None = None) -> bool:
         """Record an editor's or a form's value for field ``name``; True if it changed.
@@ -169,6 +162,23 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    def summary(self) -> dict[str, Any]:
+        """What the run did, JSON-safe (a task's result, the command's ``--format json``)."""
+        return {
+            "run": self.pk,
+            "status": str(self.status),
+            "dry_run": self.dry_run,
+            "full": self.full,
+            "pulled": self.pulled,
+            "pushed": self.pushed,
+            "created": self.created,
+            "updated": self.updated,
+            "conflicts": self.conflicts,
+            "duplicates": self.duplicates,
+            "errors": len(self.errors),
+            "api_calls": self.api_calls,
+        }
 
 
 class SyncConflict(models.Model):

@@ -5,9 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from wagtail.models import Site
 
+from wagtail_salesforce.core.schedules import register_schedule
 from wagtail_salesforce.exceptions import SalesforceError
+
+from .service import (
+    CycleOutcome,
+    SyncNotConfigured,
+    connected_sites,
+    is_due,
+    run_cycle,
+    sync_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -16,36 +27,20 @@ RUN_DUE_SYNCS_TASK = "wagtail_salesforce.sync.tasks.run_due_syncs"
 RUN_SYNC_CYCLE_TASK = "wagtail_salesforce.sync.tasks.run_sync_cycle"
 
 
-def _summary(outcome: Any) -> dict[str, Any]:
-    run = outcome.run
-    if run is None:
+def _summary(outcome: CycleOutcome) -> dict[str, Any]:
+    if outcome.run is None:
         return {"skipped": outcome.skipped_reason}
-    return {
-        "run": run.pk,
-        "status": run.status,
-        "pulled": run.pulled,
-        "pushed": run.pushed,
-        "created": run.created,
-        "updated": run.updated,
-        "conflicts": run.conflicts,
-        "duplicates": run.duplicates,
-        "errors": len(run.errors),
-        "api_calls": run.api_calls,
-    }
+    return outcome.run.summary()
 
 
 def run_sync_cycle(site_id: int, full: bool = False) -> dict[str, Any]:
     """One sync cycle of the site ``site_id`` now (skipped if another worker is running it)."""
-    from .service import run_cycle
-
     site = Site.objects.get(pk=int(site_id))
     return _summary(run_cycle(site, full=bool(full)))
 
 
 def run_due_syncs() -> dict[str, Any]:
     """Run the cycle of every connected site whose ``interval_minutes`` have passed."""
-    from .service import SyncNotConfigured, connected_sites, is_due, run_cycle, sync_config
-
     try:
         config = sync_config()
     except SyncNotConfigured:
@@ -65,10 +60,6 @@ def run_due_syncs() -> dict[str, Any]:
 def ensure_sync_schedule(**kwargs: Any) -> None:
     """Register the every-minute schedule that starts due cycles (idempotent, one row however
     many nodes start at once); ``catch_up=False`` semantics come from the watermark."""
-    from django.db import DEFAULT_DB_ALIAS
-
-    from wagtail_salesforce.tasks import register_schedule
-
     register_schedule(
         SYNC_SCHEDULE_NAME, RUN_DUE_SYNCS_TASK, using=kwargs.get("using") or DEFAULT_DB_ALIAS
     )

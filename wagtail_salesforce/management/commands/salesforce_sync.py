@@ -13,9 +13,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from wagtail.models import Site
 
 from wagtail_salesforce.exceptions import SalesforceError
 from wagtail_salesforce.sync.models import SyncRunStatus
+from wagtail_salesforce.sync.service import run_cycle
 
 
 class Command(BaseCommand):
@@ -38,8 +40,6 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from wagtail_salesforce.sync.service import run_cycle
-
         site = self._site(options.get("site"))
         try:
             outcome = run_cycle(site, full=options["full"], dry_run=options["dry_run"])
@@ -55,21 +55,8 @@ class Command(BaseCommand):
                 % {"site": site.hostname},
                 returncode=3,
             )
-        summary = {
-            "site": site.hostname,
-            "run": run.pk,
-            "status": str(run.status),
-            "dry_run": run.dry_run,
-            "full": run.full,
-            "pulled": run.pulled,
-            "pushed": run.pushed,
-            "created": run.created,
-            "updated": run.updated,
-            "conflicts": run.conflicts,
-            "duplicates": run.duplicates,
-            "api_calls": run.api_calls,
-            "errors": run.errors,
-        }
+        # The command lists the errors themselves; a task's result only counts them.
+        summary = {"site": site.hostname, **run.summary(), "errors": run.errors}
         if options["format"] == "json":
             self.stdout.write(json.dumps(summary))
         else:
@@ -81,17 +68,15 @@ class Command(BaseCommand):
                 )
                 % summary
             )
-            for error in run.errors:
-                self.stdout.write(f"  - {error.get('email', '')} {error['message']}")
+            for problem in run.errors:
+                self.stdout.write(f"  - {problem.get('email', '')} {problem['message']}")
         if run.status in (SyncRunStatus.FAILED, SyncRunStatus.PARTIAL):
             raise CommandError(
                 _("The sync of %(site)s finished with errors.") % {"site": site.hostname},
                 returncode=1,
             )
 
-    def _site(self, hostname: str | None) -> Any:
-        from wagtail.models import Site
-
+    def _site(self, hostname: str | None) -> Site:
         if hostname:
             site = Site.objects.filter(hostname=hostname).first()
             if site is None:

@@ -1,11 +1,15 @@
-"""Build a Salesforce payload from a stored submission and a form mapping (no I/O here)."""
+"""Build a Salesforce payload from a submission and the form mapping it goes by (no I/O here).
+
+The outbox sends these payloads; the sync reads them to fill the local lead a submission
+describes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from wagtail_salesforce.config import Constant, FormMapping, From, Template
+from .model import Constant, FormMapping, From, Template
 
 
 def is_blank(value: Any) -> bool:
@@ -43,6 +47,19 @@ def build_payload(mapping: FormMapping, form_data: Mapping[str, Any]) -> dict[st
     return payload
 
 
+def normalise_email(value: str | None) -> str:
+    """One spelling of an email: trimmed and lower-cased (Salesforce compares emails
+    case-insensitively, and the local lead is keyed on it)."""
+    return (value or "").strip().lower()
+
+
+def submission_email(payload: Mapping[str, Any], form_data: Mapping[str, Any]) -> str:
+    """The submission's email, normalised: the mapped ``Email`` field, else the form's
+    ``email`` field ("" without either)."""
+    by_name = {name.lower(): value for name, value in payload.items()}
+    return normalise_email(str(by_name.get("email") or form_data.get("email") or ""))
+
+
 def normalise(payload: dict[str, Any], describe: Mapping[str, Any]) -> dict[str, Any]:
     """Trim and lower-case email values, so matching and duplicate rules see one spelling."""
     email_fields = {
@@ -51,7 +68,7 @@ def normalise(payload: dict[str, Any], describe: Mapping[str, Any]) -> dict[str,
         if field.get("type") == "email"
     }
     return {
-        name: value.strip().lower()
+        name: normalise_email(value)
         if isinstance(value, str) and name.lower() in email_fields
         else value
         for name, value in payload.items()
