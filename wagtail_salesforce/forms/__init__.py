@@ -14,7 +14,7 @@ def __getattr__(name: str) -> Any:
 
         return SalesforceFormMixin
     if name == "SalesforceMappingPanel":
-        from .panels import SalesforceMappingPanel
+        from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
 
         return SalesforceMappingPanel
     raise AttributeError(name)

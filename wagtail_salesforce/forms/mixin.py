@@ -9,8 +9,9 @@ from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 
+from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
+
 from .mapping_field import MappingSelect, validate_mapping_key
-from .panels import SalesforceMappingPanel
 
 
 class SalesforceFormMixin(models.Model):
@@ -110,6 +111,6 @@ class SalesforceFormMixin(models.Model):
         return int(site.pk)
 
     def get_submissions_list_view_class(self) -> Any:
-        from .views import SalesforceSubmissionsListView
+        from wagtail_salesforce.admin.submissions import SalesforceSubmissionsListView
 
         return self.submissions_list_view_class or SalesforceSubmissionsListView  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Forms of the sync admin: a lead's synced fields, a segment's name."""
+"""Forms of the leads screens: a lead's synced fields, a new lead's email, a segment's name."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from wagtail_salesforce.config import Direction, SyncConfig
 from wagtail_salesforce.sync.models import Lead, normalise_email
+
+from .filters import field_label
 
 
 class LeadForm(forms.Form):
@@ -24,7 +26,7 @@ class LeadForm(forms.Form):
             targets = ", ".join(f"{obj}.{sf}" for obj, sf in sync_field.salesforce.items())
             owned_by_salesforce = sync_field.direction is Direction.FROM_SALESFORCE
             self.fields[name] = forms.CharField(
-                label=name.replace("_", " ").capitalize(),
+                label=field_label(name, sync_field),
                 required=False,
                 disabled=owned_by_salesforce,
                 help_text=(
@@ -49,7 +51,7 @@ class LeadForm(forms.Form):
 
 
 class NewLeadForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), max_length=254)
+    email = forms.EmailField(label=_("Email address"), max_length=254)
 
     def __init__(self, *args: Any, site: Any, **kwargs: Any) -> None:
         self.site = site
