@@ -23,7 +23,7 @@ from wagtail_salesforce.admin.permissions import (
 )
 
 
-class PolicyMenuItem(MenuItem):  # type: ignore[misc]
+class PolicyMenuItem(MenuItem):
     """A menu item shown to users the screen's permission policy lets in."""
 
     def __init__(self, *args: Any, policy: Any, **kwargs: Any) -> None:

@@ -48,7 +48,7 @@ class SiteHealthRow:
             return "default"
 
 
-class HealthPanel(Component):  # type: ignore[misc]
+class HealthPanel(Component):
     name = "wagtail_salesforce_health"
     template_name = "wagtail_salesforce/health_panel.html"
     order = 10

@@ -51,7 +51,7 @@ class OutboxFilterSet(WagtailFilterSet):
         fields = ["state", "mapping_key"]
 
 
-class OutboxReportView(PolicyRequiredMixin, ReportView):  # type: ignore[misc]
+class OutboxReportView(PolicyRequiredMixin, ReportView):
     page_title = _("Salesforce outbox")
     header_icon = "resubmit"
     template_name = "wagtail_salesforce/outbox/report.html"
@@ -93,7 +93,7 @@ class OutboxReportView(PolicyRequiredMixin, ReportView):  # type: ignore[misc]
         for entry in entries:
             # Every org (the local sandbox too) opens a record at {instance_url}/{Id}.
             connection = connections.get(entry.site_id)
-            entry.salesforce_url = entry.record_url(connection.instance_url if connection else "")  # type: ignore[attr-defined]
+            entry.salesforce_url = entry.record_url(connection.instance_url if connection else "")
         return entries
 
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -41,7 +41,10 @@ class AnyOfPermissionsPolicy(BasePermissionPolicy):
         self.permissions = tuple(permissions)
 
     def user_has_permission(self, user: User, action: str) -> bool:
-        return bool(user.is_active and any(user.has_perm(name) for name in self.permissions))
+        # Django's auth backends answer has_perm for every user class (PermissionsMixin).
+        return bool(
+            user.is_active and any(user.has_perm(name) for name in self.permissions)  # type: ignore[attr-defined]
+        )
 
     def user_has_any_permission(self, user: User, actions: Iterable[str]) -> bool:
         return self.user_has_permission(user, "")
@@ -107,7 +110,8 @@ class PolicyRequiredMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not self.permission_policy.user_has_permission(request.user, self.policy_action):
             return forbidden_response(request, self.forbidden_message)
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return response
 
 
 def policy_required(

@@ -138,7 +138,7 @@ def field_label(name: str, sync_field: SyncField) -> str:
     return str(label) if label else capfirst(name.replace("_", " "))
 
 
-class BaseLeadFilterSet(WagtailFilterSet):  # type: ignore[misc]
+class BaseLeadFilterSet(WagtailFilterSet):
     site = django_filters.ModelChoiceFilter(
         label=gettext_lazy("Site"), queryset=Site.objects.order_by("hostname", "port")
     )

@@ -20,8 +20,8 @@ class LeadForm(forms.Form):
     def __init__(self, *args: Any, lead: Lead, config: SyncConfig, **kwargs: Any) -> None:
         self.lead = lead
         self.config = config
-        initial = {name: lead.values.get(name) or "" for name in config.fields}
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = {name: lead.values.get(name) or "" for name in config.fields}
+        super().__init__(*args, **kwargs)
         for name, sync_field in config.fields.items():
             targets = ", ".join(f"{obj}.{sf}" for obj, sf in sync_field.salesforce.items())
             owned_by_salesforce = sync_field.direction is Direction.FROM_SALESFORCE

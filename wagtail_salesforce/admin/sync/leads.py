@@ -76,7 +76,7 @@ def lead_status(lead: Lead) -> str:
     return _("In sync")
 
 
-class LeadIndexView(PolicyRequiredMixin, IndexView):  # type: ignore[misc]
+class LeadIndexView(PolicyRequiredMixin, IndexView):
     model = Lead
     permission_policy = leads_policy
     any_permission_required = None  # PolicyRequiredMixin answers with a 403 page
@@ -157,11 +157,12 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):  # type: ignore[misc]
             if self.is_export:
                 return HttpResponse(str(error), status=400, content_type="text/plain")
             messages.error(request, str(error))
-        return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return response
 
     # Export: one column per key, as machine-readable headings (email, company, ...).
     @cached_property
-    def list_export(self) -> list[str]:  # type: ignore[override]
+    def list_export(self) -> list[str]:
         return ["email", *self.field_names, "salesforce_object", "salesforce_id", "source"]
 
     def get_heading(self, queryset: Any, field: str) -> str:
@@ -232,7 +233,8 @@ class SegmentExportView(LeadIndexView):
         leads = self.segment_filter.apply(
             Lead.objects.filter(site_id=self.segment.site_id).select_related("site")
         ).order_by("email")
-        return self.as_spreadsheet(leads, self.export_format)  # type: ignore[no-any-return]
+        response: HttpResponse = self.as_spreadsheet(leads, self.export_format)
+        return response
 
     def get_filename(self) -> str:
         return slugify(self.segment.name) or "leads"
@@ -279,7 +281,7 @@ def lead_create(request: HttpRequest, site_id: int) -> HttpResponse:
     form = NewLeadForm(request.POST, site=site)
     if not form.is_valid():
         for error in form.errors.get("email", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect("wagtail_salesforce:leads")
     lead = Lead.objects.create(
         site=site, email=form.cleaned_data["email"], source=LeadOrigin.ADMIN, needs_push=True

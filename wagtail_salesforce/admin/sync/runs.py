@@ -28,7 +28,7 @@ from ..permissions import PolicyRequiredMixin, policy_required, sync_runs_policy
 from .leads import default_site
 
 
-class SyncRunFilterSet(WagtailFilterSet):  # type: ignore[misc]
+class SyncRunFilterSet(WagtailFilterSet):
     site = django_filters.ModelChoiceFilter(
         label=gettext_lazy("Site"), queryset=Site.objects.order_by("hostname", "port")
     )
@@ -43,11 +43,11 @@ class SyncRunFilterSet(WagtailFilterSet):  # type: ignore[misc]
         fields = ["site", "status"]
 
 
-class ErrorsColumn(Column):  # type: ignore[misc]
+class ErrorsColumn(Column):
     cell_template_name = "wagtail_salesforce/sync/run_errors_cell.html"
 
 
-class SyncRunIndexView(PolicyRequiredMixin, IndexView):  # type: ignore[misc]
+class SyncRunIndexView(PolicyRequiredMixin, IndexView):
     model = SyncRun
     permission_policy = sync_runs_policy
     any_permission_required = None

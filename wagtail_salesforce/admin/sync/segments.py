@@ -43,12 +43,12 @@ def annotate_segments(segments: list[Segment], field_names: list[str]) -> list[S
             Lead.objects.filter(site_id=segment.site_id)
         ).count()
         segment.leads_query = urlencode(  # type: ignore[attr-defined]
-            {"site": segment.site_id, **lead_filter.to_query()}
+            {"site": str(segment.site_id), **lead_filter.to_query()}
         )
     return segments
 
 
-class ButtonsTitleColumn(ButtonsColumnMixin, TitleColumn):  # type: ignore[misc]
+class ButtonsTitleColumn(ButtonsColumnMixin, TitleColumn):
     """The name, linked to its leads, with the row's buttons (Delete) beside it."""
 
     def __init__(self, *args: Any, get_buttons: Any, **kwargs: Any) -> None:
@@ -59,7 +59,7 @@ class ButtonsTitleColumn(ButtonsColumnMixin, TitleColumn):  # type: ignore[misc]
         return self._get_buttons(instance)
 
 
-class LeadCountColumn(Column):  # type: ignore[misc]
+class LeadCountColumn(Column):
     def get_value(self, instance: Segment) -> Any:
         count = getattr(instance, "lead_count", None)
         if count is None:
@@ -67,7 +67,7 @@ class LeadCountColumn(Column):  # type: ignore[misc]
         return count
 
 
-class SegmentExportColumn(Column):  # type: ignore[misc]
+class SegmentExportColumn(Column):
     def get_value(self, instance: Segment) -> Any:
         url = reverse("wagtail_salesforce:segment_export", args=[instance.pk])
         return format_html(
@@ -80,7 +80,7 @@ class SegmentExportColumn(Column):  # type: ignore[misc]
         )
 
 
-class SegmentIndexView(PolicyRequiredMixin, IndexView):  # type: ignore[misc]
+class SegmentIndexView(PolicyRequiredMixin, IndexView):
     model = Segment
     permission_policy = segments_policy
     any_permission_required = None
@@ -125,7 +125,7 @@ class SegmentIndexView(PolicyRequiredMixin, IndexView):  # type: ignore[misc]
         return paginator, page, page.object_list, is_paginated
 
 
-class SegmentDeleteView(PolicyRequiredMixin, DeleteView):  # type: ignore[misc]
+class SegmentDeleteView(PolicyRequiredMixin, DeleteView):
     model = Segment
     permission_policy = segments_policy
     permission_required = None
