@@ -10,13 +10,15 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from openpyxl import load_workbook
 from wagtail.models import Site
 
-from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.admin.health_panel import add_health_panel
+from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment, SyncRun
 
 from .conftest import sf_get, sync
+
 
 def lead(site: Site, email: str, *, linked: bool = False, **values: Any) -> Lead:
     return Lead.objects.create(
@@ -128,9 +130,7 @@ def test_segment_saved_from_a_filter_exports_its_leads_as_csv(
         ("Working leads", 2)
     ]
 
-    response = admin_client.get(
-        reverse("wagtail_salesforce:segment_export", args=[segment.pk])
-    )
+    response = admin_client.get(reverse("wagtail_salesforce:segment_export", args=[segment.pk]))
 
     assert response["Content-Type"] == "text/csv"
     assert 'filename="working-leads.csv"' in response["Content-Disposition"]
@@ -216,6 +216,74 @@ def test_lead_list_explains_a_config_without_sync_section(
 def test_export_with_an_unknown_field_is_a_clear_400(
     admin_client: Client, site: Site, leads: list[Lead]
 ) -> None:
-    response = admin_client.get(reverse("wagtail_salesforce:leads"), {"f_nope": "x", "export": "csv"})
+    response = admin_client.get(
+        reverse("wagtail_salesforce:leads"), {"f_nope": "x", "export": "csv"}
+    )
     assert response.status_code == 400
     assert response.content == b"Unknown field(s) in the filter: nope."
+
+
+def test_the_filter_drawer_and_columns_use_field_labels_not_keys(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    response = admin_client.get(reverse("wagtail_salesforce:leads"))
+
+    html = response.content.decode()
+    form = response.context["filters"].form
+    assert form["f_lead_status"].label == "Lead status"
+    assert [column.label for column in response.context["table"].columns.values()][:3] == [
+        "Email address",
+        "First name",
+        "Last name",
+    ]
+    assert ">lead_status<" not in html and ">first_name<" not in html
+
+
+def test_leads_sort_by_a_synced_field(admin_client: Client, site: Site, leads: list[Lead]) -> None:
+    url = reverse("wagtail_salesforce:leads")
+
+    ascending = admin_client.get(url, {"ordering": "values__company"})
+    descending = admin_client.get(url, {"ordering": "-values__company"})
+
+    assert listed(ascending) == ["tech@example.com", "open@example.com", "working@example.com"]
+    assert listed(descending) == list(reversed(listed(ascending)))
+
+
+def test_the_listing_filters_by_site(admin_client: Client, site: Site, leads: list[Lead]) -> None:
+    other = Site.objects.create(hostname="other.example", root_page=site.root_page)
+    lead(other, "elsewhere@example.com", company="Else")
+
+    everywhere = admin_client.get(reverse("wagtail_salesforce:leads"))
+    here = admin_client.get(reverse("wagtail_salesforce:leads"), {"site": site.pk})
+
+    assert "elsewhere@example.com" in listed(everywhere)
+    assert "elsewhere@example.com" not in listed(here) and len(listed(here)) == 3
+
+
+def test_xlsx_export_holds_the_filtered_leads_with_formulas_defused(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    response = admin_client.get(
+        reverse("wagtail_salesforce:leads"), {"f_industry": "technology", "export": "xlsx"}
+    )
+
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header[0] == "email" and "company" in header
+    assert [row[0] for row in rows[1:]] == ["tech@example.com"]
+    assert rows[1][header.index("company")] == '\'=HYPERLINK("http://evil")'
+
+
+def test_a_segment_is_deleted_after_a_confirmation_page(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    segment = Segment.objects.create(site=site, name="Old", filter={"fields": {}})
+    url = reverse("wagtail_salesforce:segment_delete", args=[segment.pk])
+
+    question = admin_client.get(url)
+    assert question.status_code == 200 and Segment.objects.filter(pk=segment.pk).exists()
+
+    admin_client.post(url)
+    assert not Segment.objects.filter(pk=segment.pk).exists()
