@@ -84,12 +84,12 @@ class ConnectionSettingsForm(forms.ModelForm):
         self.initial_status = self.instance.status
         # Move the pause box after the credentials it pauses.
         self.fields["paused"] = self.fields.pop("paused")
-        self.initial["paused"] = bool(
-            self.instance.pk and not self.instance.enabled and self.has_credentials()
-        )
         self.fields["login_url"].widget.attrs["list"] = "wagtail-salesforce-login-urls"
         self.key_from_settings = SalesforceConnection.consumer_key_from_settings()
         self.secret_from_settings = SalesforceConnection.consumer_secret_from_settings()
+        self.initial["paused"] = bool(
+            self.instance.pk and not self.instance.enabled and self.has_credentials()
+        )
         if self.key_from_settings:
             field = self.fields["consumer_key"]
             field.disabled = True
