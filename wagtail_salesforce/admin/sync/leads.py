@@ -41,6 +41,9 @@ from .filters import (
 from .forms import LeadForm, NewLeadForm, SegmentForm
 
 LEADS_PER_PAGE = 50
+# Columns for the first synced fields, in the YAML's order: a table of every field is too wide
+# to read. All of them are filters, exported and editable.
+LISTED_FIELDS = 5
 # Spreadsheet apps run cells starting with these as formulas (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -119,7 +122,7 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
                     accessor=lambda lead, name=name: lead.values.get(name),
                     sort_key=f"values__{name}",
                 )
-                for name, sync_field in fields.items()
+                for name, sync_field in list(fields.items())[:LISTED_FIELDS]
             ),
             Column(
                 "salesforce_record",
