@@ -21,6 +21,7 @@ from wagtail_salesforce.admin.permissions import (
     leads_policy,
     outbox_policy,
 )
+from wagtail_salesforce.admin.sync.bulk_actions import SendInNextSyncBulkAction
 
 
 class PolicyMenuItem(MenuItem):
@@ -81,6 +82,10 @@ def register_permissions() -> QuerySet[Permission]:
     return Permission.objects.filter(
         Q(content_type__app_label="wagtail_salesforce", codename__in=codenames)
     )
+
+
+# A bulk action registers its class itself (Wagtail's own bulk actions are registered this way).
+hooks.register("register_bulk_action", SendInNextSyncBulkAction)
 
 
 @hooks.register("construct_homepage_panels")

@@ -231,7 +231,7 @@ def test_the_filter_drawer_and_columns_use_field_labels_not_keys(
     html = response.content.decode()
     form = response.context["filters"].form
     assert form["f_lead_status"].label == "Lead status"
-    assert [column.label for column in response.context["table"].columns.values()][:3] == [
+    assert [column.label for column in response.context["table"].columns.values()][1:4] == [
         "Email address",
         "First name",
         "Last name",
@@ -287,3 +287,45 @@ def test_a_segment_is_deleted_after_a_confirmation_page(
 
     admin_client.post(url)
     assert not Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_the_bulk_action_sends_the_selected_leads_in_the_next_sync(
+    admin_client: Client, site: Site, leads: list[Lead]
+) -> None:
+    failed = leads[2]
+    Lead.objects.filter(pk=failed.pk).update(sync_error="STRING_TOO_LONG", needs_push=False)
+    url = (
+        reverse("wagtail_bulk_action", args=["wagtail_salesforce", "lead", "send_in_next_sync"])
+        + f"?id={failed.pk}&next=/admin/salesforce/leads/"
+    )
+
+    question = admin_client.get(url)
+    assert question.status_code == 200 and failed.email in question.content.decode()
+    assert not Lead.objects.get(pk=failed.pk).needs_push
+
+    done = admin_client.post(url)
+
+    assert done.status_code == 302
+    assert Lead.objects.get(pk=failed.pk).needs_push
+    assert not Lead.objects.get(pk=leads[0].pk).needs_push
+    listing = admin_client.get(reverse("wagtail_salesforce:leads")).content.decode()
+    assert "data-bulk-action-checkbox" in listing and "Send in the next sync" in listing
+
+
+def test_the_bulk_action_leaves_leads_alone_for_a_user_without_the_permission(
+    django_user_model: Any, site: Site, leads: list[Lead]
+) -> None:
+    user = django_user_model.objects.create_user("editor", password="x")  # noqa: S106
+    group = Group.objects.create(name="Editors without Salesforce")
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    user.groups.add(group)
+    client = Client()
+    client.force_login(user)
+    url = (
+        reverse("wagtail_bulk_action", args=["wagtail_salesforce", "lead", "send_in_next_sync"])
+        + f"?id={leads[2].pk}"
+    )
+
+    client.post(url)
+
+    assert not Lead.objects.get(pk=leads[2].pk).needs_push

@@ -21,7 +21,12 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
-from wagtail.admin.ui.tables import Column, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import (
+    BulkActionsCheckboxColumn,
+    Column,
+    StatusTagColumn,
+    TitleColumn,
+)
 from wagtail.admin.views.generic import IndexView
 from wagtail.models import Site
 
@@ -109,11 +114,13 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
     def columns(self) -> list[Column]:
         fields = self.sync_config.fields if self.sync_config else {}
         return [
+            BulkActionsCheckboxColumn("bulk_actions", obj_type="lead"),
             TitleColumn(
                 "email",
                 label=gettext_lazy("Email address"),
                 sort_key="email",
                 get_url=lambda lead: reverse("wagtail_salesforce:lead_edit", args=[lead.pk]),
+                get_title_id=lambda lead: f"lead_{lead.pk}_title",
             ),
             *(
                 Column(
