@@ -53,6 +53,9 @@ class HealthPanel(Component):
     template_name = "wagtail_salesforce/health_panel.html"
     order = 10
 
+    class Media:
+        css = {"all": ["wagtail_salesforce/css/admin.css"]}
+
     def __init__(self, rows: list[SiteHealthRow]) -> None:
         self.rows = rows
 
