@@ -149,8 +149,8 @@ def segment_save(request: HttpRequest) -> HttpResponse:
     except InvalidFilter as error:
         messages.error(request, str(error))
         return redirect("wagtail_salesforce:leads")
-    site_id = request.GET.get("site")
-    site = get_object_or_404(Site, pk=site_id) if site_id else default_site()
+    site_id = request.GET.get("site", "")
+    site = get_object_or_404(Site, pk=int(site_id)) if site_id.isdigit() else default_site()
     form = SegmentForm(request.POST)
     if site is None or not form.is_valid():
         messages.error(request, _("Give the segment a name."))
