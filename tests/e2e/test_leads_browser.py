@@ -74,7 +74,7 @@ def listed(page: Any) -> list[str]:
     return [
         cell.strip()
         for cell in page.locator(
-            "#listing-results table tbody tr td:first-child a"
+            "#listing-results tbody tr a[href*='/admin/salesforce/leads/']"
         ).all_inner_texts()
     ]
 
