@@ -1,25 +1,38 @@
-"""Wagtail hooks: admin URLs, the Settings → Salesforce menu item, permissions, dashboard
-banner and audit-log actions."""
+"""Every Wagtail hook of the plugin: admin URLs, menu items, permissions, the dashboard panel
+and audit-log actions. The screens themselves live in ``admin/``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.models import Permission
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.ui.components import Component
 
 from wagtail_salesforce.admin import urls as admin_urls
 from wagtail_salesforce.admin.health_panel import add_health_panel
-from wagtail_salesforce.admin.views import user_can_manage
-from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
-from wagtail_salesforce.outbox import admin_hooks as outbox_hooks
-from wagtail_salesforce.sync.admin import hooks as sync_hooks  # noqa: F401 - registers on import
+from wagtail_salesforce.admin.outbox import register_log_actions as register_outbox_log_actions
+from wagtail_salesforce.admin.permissions import (
+    connection_policy,
+    leads_policy,
+    outbox_policy,
+)
+from wagtail_salesforce.admin.sync.bulk_actions import SendInNextSyncBulkAction
+
+
+class PolicyMenuItem(MenuItem):
+    """A menu item shown to users the screen's permission policy lets in."""
+
+    def __init__(self, *args: Any, policy: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+
+    def is_shown(self, request: HttpRequest) -> bool:
+        return bool(self.policy.user_has_permission(request.user, "view"))
 
 
 @hooks.register("register_admin_urls")
@@ -27,60 +40,57 @@ def register_admin_urls() -> list[Any]:
     return [path("salesforce/", include(admin_urls, namespace="wagtail_salesforce"))]
 
 
-class SalesforceMenuItem(MenuItem):
-    def is_shown(self, request: HttpRequest) -> bool:
-        return user_can_manage(request.user)
-
-
 @hooks.register("register_settings_menu_item")
 def register_settings_menu_item() -> MenuItem:
-    return SalesforceMenuItem(
-        _("Salesforce"), reverse("wagtail_salesforce:index"), icon_name="link", order=900
+    return PolicyMenuItem(
+        _("Salesforce"),
+        reverse("wagtail_salesforce:index"),
+        icon_name="link",
+        order=900,
+        policy=connection_policy,
+    )
+
+
+@hooks.register("register_admin_menu_item")
+def register_leads_menu_item() -> MenuItem:
+    return PolicyMenuItem(
+        _("Leads"),
+        reverse("wagtail_salesforce:leads"),
+        icon_name="group",
+        order=850,
+        policy=leads_policy,
+    )
+
+
+@hooks.register("register_reports_menu_item")
+def register_outbox_menu_item() -> MenuItem:
+    return PolicyMenuItem(
+        _("Salesforce outbox"),
+        reverse("wagtail_salesforce:outbox"),
+        name="salesforce-outbox",
+        icon_name="resubmit",
+        order=900,
+        policy=outbox_policy,
     )
 
 
 @hooks.register("register_permissions")
 def register_permissions() -> QuerySet[Permission]:
-    # Shown on the group edit page (Settings → Groups) under "Salesforce connection".
+    # Shown on the group edit page (Settings → Groups) under "Salesforce connection" and
+    # "Salesforce outbox entry".
+    codenames = {*connection_policy.codenames(), *outbox_policy.codenames()}
     return Permission.objects.filter(
-        content_type__app_label="wagtail_salesforce", codename="manage_connection"
+        Q(content_type__app_label="wagtail_salesforce", codename__in=codenames)
     )
 
 
-class ConnectionProblemsPanel(Component):
-    """Dashboard banner: connections that need re-authorisation or are in error."""
-
-    name = "wagtail_salesforce_connection_problems"
-    template_name = "wagtail_salesforce/home_panel.html"
-    order = 10
-
-    def __init__(self, connections: list[SalesforceConnection]) -> None:
-        self.connections = connections
-
-    def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
-        return {
-            "connections": [
-                (
-                    connection,
-                    reverse("wagtail_salesforce:edit", args=[connection.site_id]),
-                    connection.status == ConnectionStatus.NEEDS_REAUTH,
-                )
-                for connection in self.connections
-            ]
-        }
+# A bulk action registers its class itself (Wagtail's own bulk actions are registered this way).
+hooks.register("register_bulk_action", SendInNextSyncBulkAction)
 
 
 @hooks.register("construct_homepage_panels")
-def add_connection_problems_panel(request: HttpRequest, panels: list[Any]) -> None:
-    if not user_can_manage(request.user):
-        return
-    broken = list(
-        SalesforceConnection.objects.filter(
-            enabled=True, status__in=[ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.ERROR]
-        ).select_related("site")
-    )
-    if broken:
-        panels.append(ConnectionProblemsPanel(broken))
+def construct_homepage_panels(request: HttpRequest, panels: list[Any]) -> None:
+    add_health_panel(request, panels)
 
 
 @hooks.register("register_log_actions")
@@ -98,13 +108,4 @@ def register_log_actions(actions: Any) -> None:
         _("Salesforce re-authorisation required"),
         _("Salesforce refused the refresh token: re-authorisation required"),
     )
-
-
-# The outbox: Reports → Salesforce outbox, Retry, its permission and log actions.
-hooks.register("register_admin_urls", outbox_hooks.admin_urls)
-hooks.register("register_reports_menu_item", outbox_hooks.reports_menu_item)
-hooks.register("register_permissions", outbox_hooks.permissions)
-hooks.register("register_log_actions", outbox_hooks.register_log_actions)
-
-# The dashboard's health panel: connection, last sync, outbox backlog, dead letters, API usage.
-hooks.register("construct_homepage_panels", add_health_panel)
+    register_outbox_log_actions(actions)

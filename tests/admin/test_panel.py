@@ -453,7 +453,7 @@ def test_lost_encryption_key_is_reported_and_recovered_by_entering_the_secret_ag
 def test_oauth_errors_name_cause_and_fix(
     site: Site, error: str, description: str, expected: str
 ) -> None:
-    from wagtail_salesforce.admin.messages import explain_oauth_error
+    from wagtail_salesforce.admin.connection.messages import explain_oauth_error
 
     message = explain_oauth_error(error, description, SalesforceConnection(site=site))
     assert expected in message
@@ -477,7 +477,7 @@ def test_callback_is_refused_when_the_site_moved_after_connect(
 
 
 def test_saving_settings_keeps_a_token_refreshed_meanwhile(connected: Any, sandbox: Any) -> None:
-    from wagtail_salesforce.admin.forms import ConnectionSettingsForm
+    from wagtail_salesforce.admin.connection.forms import ConnectionSettingsForm
     from wagtail_salesforce.connection.credentials import client_for
 
     loaded = SalesforceConnection.objects.get(pk=connected.pk)  # the admin opens the panel

@@ -60,7 +60,6 @@ def admin_page(browser_page: Any, live_server: Any, django_user_model: Any, live
 
 def _fill_settings(page: Any, live_server: Any, sandbox: Any, secret: str) -> None:
     page.goto(live_server.url + "/admin/salesforce/")
-    page.check("#id_enabled")
     page.fill("#id_login_url", sandbox.login_url)
     page.fill("#id_consumer_key", CLIENT_ID)
     page.fill("#id_consumer_secret", secret)
@@ -175,7 +174,6 @@ def test_connect_in_japanese_shows_renkeichuu(
     page = japanese_admin_page
     page.goto(live_server.url + "/admin/salesforce/")
     assert page.inner_text("[data-status]") == "未設定"
-    page.check("#id_enabled")
     page.fill("#id_login_url", sandbox_app.login_url)
     page.fill("#id_consumer_key", CLIENT_ID)
     page.fill("#id_consumer_secret", CLIENT_SECRET)

@@ -83,7 +83,6 @@ def test_the_demo_delivers_a_landing_page_submission_to_the_sandbox(
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/admin/$"))
     page.goto(site + "/admin/salesforce/")
-    page.check("#id_enabled")
     page.fill("#id_login_url", demo["login_url"])
     page.fill("#id_consumer_key", demo["consumer_key"])
     page.fill("#id_consumer_secret", demo["consumer_secret"])
@@ -119,9 +118,13 @@ def test_the_demo_delivers_a_landing_page_submission_to_the_sandbox(
     record = page.inner_text("body")
     assert "Visitor" in record and "Example Co" in record
 
-    # The editor sees it delivered, linked to that record.
+    # The editor sees it delivered, linked to that record: {instance_url}/{Id}, which the
+    # sandbox answers as an org does, with the record's page.
     page.goto(site + "/admin/salesforce/outbox/?state=delivered")
     [lead_id] = re.findall(r"/browse/Lead/(\w+)$", record_url)
     entry_row = page.locator("tr[data-state=delivered]")
     assert entry_row.count() == 1
-    assert entry_row.locator("a", has_text=lead_id).get_attribute("href") == record_url
+    href = str(entry_row.locator("a", has_text=lead_id).get_attribute("href"))
+    assert href.endswith(f"/{lead_id}") and "/browse/" not in href
+    page.goto(href)
+    assert page.url == record_url

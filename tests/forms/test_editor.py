@@ -12,8 +12,8 @@ from django.urls import reverse
 from wagtail.models import Site
 
 from tests.outbox.conftest import CONFIG_YAML, landing_page, write_config
+from wagtail_salesforce.admin.editor_panel import describe_feeds, page_field_names
 from wagtail_salesforce.connection.models import SalesforceConnection
-from wagtail_salesforce.forms.panels import describe_feeds, page_field_names
 from wagtail_salesforce.outbox.delivery import deliver_entry
 from wagtail_salesforce.outbox.models import OutboxEntry
 

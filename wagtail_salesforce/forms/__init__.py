@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
+
 from .mixin import SalesforceFormMixin
-from .panels import SalesforceMappingPanel
 
 __all__ = ["SalesforceFormMixin", "SalesforceMappingPanel"]

@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.models import Site
 
+from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
 from wagtail_salesforce.core.signals import submission_received
 
 from .mapping_field import MappingSelect, validate_mapping_key
-from .panels import SalesforceMappingPanel
 
 
 class SalesforceFormMixin(models.Model):
@@ -113,6 +113,8 @@ class SalesforceFormMixin(models.Model):
         return int(site.pk)
 
     def get_submissions_list_view_class(self) -> Any:
-        from .views import SalesforceSubmissionsListView
+        # Imported when called, as Wagtail's FormMixin does: the view module imports admin code
+        # that needs the app registry, and this module is imported while models load.
+        from wagtail_salesforce.admin.submissions import SalesforceSubmissionsListView
 
         return self.submissions_list_view_class or SalesforceSubmissionsListView  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Forms of the sync admin: a lead's synced fields, a segment's name."""
+"""Forms of the leads screens: a lead's synced fields, a new lead's email, a segment's name."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail_salesforce.config import Direction, SyncConfig
 from wagtail_salesforce.sync.models import Lead, normalise_email
 
+from .filters import field_label
+
 
 class LeadForm(forms.Form):
     """One text field per synced field; ``from_salesforce`` fields are shown but disabled
@@ -18,13 +20,13 @@ class LeadForm(forms.Form):
     def __init__(self, *args: Any, lead: Lead, config: SyncConfig, **kwargs: Any) -> None:
         self.lead = lead
         self.config = config
-        initial = {name: lead.values.get(name) or "" for name in config.fields}
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = {name: lead.values.get(name) or "" for name in config.fields}
+        super().__init__(*args, **kwargs)
         for name, sync_field in config.fields.items():
             targets = ", ".join(f"{obj}.{sf}" for obj, sf in sync_field.salesforce.items())
             owned_by_salesforce = sync_field.direction is Direction.FROM_SALESFORCE
             self.fields[name] = forms.CharField(
-                label=name.replace("_", " ").capitalize(),
+                label=field_label(name, sync_field),
                 required=False,
                 disabled=owned_by_salesforce,
                 help_text=(
@@ -49,7 +51,7 @@ class LeadForm(forms.Form):
 
 
 class NewLeadForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), max_length=254)
+    email = forms.EmailField(label=_("Email address"), max_length=254)
 
     def __init__(self, *args: Any, site: Any, **kwargs: Any) -> None:
         self.site = site

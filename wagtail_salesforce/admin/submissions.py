@@ -31,11 +31,12 @@ class SalesforceSubmissionsListView(SubmissionsListView):
         ]
         for row in context.get("data_rows", []):
             entry = entries.get(row["model_id"])
+            status: str
             if entry is None:
-                status = _("Not sent")
+                status = str(_("Not sent"))
             elif entry.state == OutboxState.DEAD and entry.last_error_message:
                 status = f"{labels[entry.state]}: {entry.last_error_message}"
             else:
-                status = labels[entry.state]
+                status = str(labels[entry.state])
             row["fields"] = [*row["fields"], status]
         return context

@@ -1,29 +1,29 @@
 """Settings → Salesforce: the per-Site panel, Connect, the OAuth callback, Test, Disconnect.
 
-Every view requires ``wagtail_salesforce.manage_connection`` (superusers have it) and answers
-403 otherwise, the callback included. Wagtail wraps admin URLs in its own "may use the admin"
-check first, so an anonymous visitor is sent to the login page.
+Every view requires the connection policy's permission (``admin/permissions.py``: "manage the
+Salesforce connection"; superusers have it) and answers 403 otherwise, the callback included.
+Wagtail wraps admin URLs in its own "may use the admin" check first, so an anonymous visitor is
+sent to the login page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.admin import messages
 from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.connection import service
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.crypto import SecretUnreadable
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import (
@@ -35,6 +35,7 @@ from wagtail_salesforce.exceptions import (
     TLSVerificationFailed,
 )
 
+from ..permissions import manage_permission_required
 from .forms import (
     PRODUCTION_LOGIN_URL,
     SANDBOX_LOGIN_URL,
@@ -50,29 +51,14 @@ from .messages import (
 
 logger = logging.getLogger(__name__)
 
-PERMISSION = "wagtail_salesforce.manage_connection"
-
-
-def user_can_manage(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(user.is_active and user.has_perm(PERMISSION))
-
-
-def forbidden_response(request: HttpRequest, message: str | None = None) -> HttpResponse:
-    """A 403 page inside the admin. Raising PermissionDenied would not do: Wagtail's admin URL
-    wrapper turns it into a redirect to the dashboard, and these views promise a real 403."""
-    return TemplateResponse(
-        request, "wagtail_salesforce/forbidden.html", {"message": message}, status=403
-    )
-
-
-def manage_permission_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not user_can_manage(request.user):
-            return forbidden_response(request)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Wagtail's status tag, coloured by what the state asks of the administrator (admin.css).
+STATUS_TONES = {
+    ConnectionStatus.CONNECTED: "success",
+    ConnectionStatus.NEEDS_REAUTH: "warning",
+    ConnectionStatus.ERROR: "critical",
+    ConnectionStatus.NOT_CONNECTED: "default",
+    ConnectionStatus.NOT_CONFIGURED: "default",
+}
 
 
 def _connection_for(site: Site) -> SalesforceConnection:
@@ -129,7 +115,9 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
     else:
         form = ConnectionSettingsForm(instance=connection)
     return TemplateResponse(
-        request, "wagtail_salesforce/settings.html", _panel_context(request, site, connection, form)
+        request,
+        "wagtail_salesforce/connection/settings.html",
+        _panel_context(request, site, connection, form),
     )
 
 
@@ -137,7 +125,9 @@ def _panel_context(
     request: HttpRequest, site: Site, connection: SalesforceConnection, form: ConnectionSettingsForm
 ) -> dict[str, Any]:
     callback_url = connection.callback_url()
+    callback = urlsplit(callback_url)
     sites = Site.objects.order_by("hostname", "port")
+    paused = bool(connection.pk and not connection.enabled and form.has_credentials())
     return {
         "site": site,
         "sites": [(s, _edit_url(s.pk)) for s in sites],
@@ -146,6 +136,16 @@ def _panel_context(
         "form": form,
         "status": connection.status,
         "status_label": ConnectionStatus(connection.status).label,
+        "status_tone": STATUS_TONES[ConnectionStatus(connection.status)],
+        "paused": paused,
+        # OAuth's state lives in this browser's session cookie, which is per host: Connect from
+        # another host than the callback's ends in "started in another browser session".
+        "callback_host": callback.netloc,
+        "callback_host_admin_url": (
+            f"{callback.scheme}://{callback.netloc}{request.get_full_path()}"
+            if callback.netloc and callback.netloc != request.get_host()
+            else ""
+        ),
         "status_explanation": explain_status_detail(connection),
         "callback_url": callback_url,
         "callback_needs_https": url_needs_https_warning(callback_url),
@@ -179,7 +179,7 @@ def connect(request: HttpRequest, site_id: int) -> HttpResponse:
     if connection is None or not connection.is_configured:
         messages.error(
             request,
-            _("Turn on “Use Salesforce” and save the consumer key and secret first."),
+            _("Save the consumer key and secret first (and untick “Pause”, if ticked)."),
         )
         return redirect(_edit_url(site.pk))
     try:
@@ -251,8 +251,6 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 @manage_permission_required
 def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
-    from wagtail_salesforce.connection.credentials import client_for
-
     site = get_object_or_404(Site, pk=site_id)
     try:
         limits = client_for(site).limits()
@@ -283,14 +281,21 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
     return redirect(_edit_url(site.pk))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @manage_permission_required
 def disconnect(request: HttpRequest, site_id: int) -> HttpResponse:
+    """GET asks for confirmation (what disconnecting does); POST disconnects."""
     site = get_object_or_404(Site, pk=site_id)
     connection = get_object_or_404(SalesforceConnection, site=site)
     if not connection.has_tokens:
         messages.warning(request, _("This site is not connected."))
         return redirect(_edit_url(site.pk))
+    if request.method == "GET":
+        return TemplateResponse(
+            request,
+            "wagtail_salesforce/connection/confirm_disconnect.html",
+            {"site": site, "connection": connection, "cancel_url": _edit_url(site.pk)},
+        )
     revoked = service.disconnect(connection)
     log(instance=connection, action="wagtail_salesforce.disconnect", user=request.user)
     messages.success(request, _("Disconnected from Salesforce."))

@@ -34,7 +34,20 @@ def url_needs_https_warning(url: str) -> bool:
 
 
 class ConnectionSettingsForm(forms.ModelForm):
-    """Edit one connection. The consumer secret is write-only: blank keeps the stored one."""
+    """Edit one connection. The consumer secret is write-only: blank keeps the stored one.
+
+    Saving the credentials is what turns Salesforce on; the model's ``enabled`` flag is shown
+    as the opposite, a plain "Pause" box, so there is no second switch to find.
+    """
+
+    paused = forms.BooleanField(
+        label=_("Pause Salesforce for this site"),
+        required=False,
+        help_text=_(
+            "Keeps the settings but stops delivery and sync: submissions wait in the outbox "
+            "until you untick this and save."
+        ),
+    )
 
     login_url = forms.URLField(
         label=_("Login URL"),
@@ -55,9 +68,8 @@ class ConnectionSettingsForm(forms.ModelForm):
 
     class Meta:
         model = SalesforceConnection
-        fields = ["enabled", "login_url", "consumer_key", "api_version"]
+        fields = ["login_url", "consumer_key", "api_version"]
         labels = {
-            "enabled": _("Use Salesforce"),
             "login_url": _("Login URL"),
             "consumer_key": _("Consumer key"),
             "api_version": _("API version"),
@@ -70,9 +82,14 @@ class ConnectionSettingsForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.initial_status = self.instance.status
+        # Move the pause box after the credentials it pauses.
+        self.fields["paused"] = self.fields.pop("paused")
         self.fields["login_url"].widget.attrs["list"] = "wagtail-salesforce-login-urls"
         self.key_from_settings = SalesforceConnection.consumer_key_from_settings()
         self.secret_from_settings = SalesforceConnection.consumer_secret_from_settings()
+        self.initial["paused"] = bool(
+            self.instance.pk and not self.instance.enabled and self.has_credentials()
+        )
         if self.key_from_settings:
             field = self.fields["consumer_key"]
             field.disabled = True
@@ -106,9 +123,16 @@ class ConnectionSettingsForm(forms.ModelForm):
             return self.instance.consumer_key
         return (self.cleaned_data.get("consumer_key") or "").strip()
 
+    def has_credentials(self) -> bool:
+        """The stored (or settings') consumer key and secret are both present."""
+        return bool(
+            (self.key_from_settings or self.instance.consumer_key)
+            and (self.secret_from_settings or self.instance.consumer_secret_encrypted)
+        )
+
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if cleaned.get("enabled"):
+        cleaned = super().clean() or {}
+        if not cleaned.get("paused"):
             if not (self.key_from_settings or cleaned.get("consumer_key")):
                 self.add_error("consumer_key", _("Enter the connected app's consumer key."))
             has_secret = (
@@ -139,6 +163,7 @@ class ConnectionSettingsForm(forms.ModelForm):
         """Save the settings; ``reset_tokens`` also writes the (forgotten) token columns."""
         loaded_status = self.initial_status
         connection: SalesforceConnection = super().save(commit=False)
+        connection.enabled = not self.cleaned_data.get("paused")
         new_secret = self.cleaned_data.get("consumer_secret")
         if new_secret and not self.secret_from_settings:
             connection.consumer_secret = new_secret

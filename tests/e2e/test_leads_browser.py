@@ -1,0 +1,172 @@
+"""The Leads listing in Chromium: filter on a synced field in the drawer, sort by a column,
+download CSV and XLSX, for a user with the permission, refused to one without. And the plugin
+leaves Wagtail's own Japanese alone (the page explorer's 更新, the users list's 管理者)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from openpyxl import load_workbook
+from wagtail.models import Site
+
+from tests.connection.oauth_helpers import default_site
+from tests.sync.conftest import SYNC_YAML
+from wagtail_salesforce.sync.models import Lead, LeadOrigin
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def sync_yaml(tmp_path: Path, settings: Any) -> Path:
+    path = tmp_path / "salesforce.yaml"
+    path.write_text(SYNC_YAML, encoding="utf-8")
+    settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(path)]}
+    return path
+
+
+@pytest.fixture
+def leads(sync_yaml: Path) -> Site:
+    site = default_site()
+    for email, status, company in [
+        ("open@example.com", "Open - Not Contacted", "Acme"),
+        ("working@example.com", "Working - Contacted", "Globex"),
+        ("tech@example.com", "Working - Contacted", '=HYPERLINK("http://evil")'),
+    ]:
+        Lead.objects.create(
+            site=site,
+            email=email,
+            values={"lead_status": status, "company": company},
+            source=LeadOrigin.SYNC,
+        )
+    return site
+
+
+def user_page(
+    chromium: Any, live_server: Any, django_user_model: Any, *, manage: bool, locale: str = "en-GB"
+) -> Any:
+    username = f"{'manager' if manage else 'editor'}-{locale}"
+    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    group, _created = Group.objects.get_or_create(name=f"group-{username}")
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    if manage:
+        group.permissions.add(Permission.objects.get(codename="manage_connection"))
+    user.groups.add(group)
+    context = chromium.new_context(locale=locale, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+    return page
+
+
+def listed(page: Any) -> list[str]:
+    return [
+        cell.strip()
+        for cell in page.locator(
+            "#listing-results tbody tr a[href*='/admin/salesforce/leads/']"
+        ).all_inner_texts()
+    ]
+
+
+def download(page: Any, label: str) -> bytes:
+    """Open the header's Actions menu, click ``label`` and return the downloaded file."""
+    page.click("#w-slim-header-buttons button[aria-label=Actions]")
+    link = page.locator(f"#w-slim-header-buttons a:has-text('{label}')")
+    link.wait_for(state="visible")
+    with page.expect_download() as info:
+        link.click()
+    content = Path(info.value.path()).read_bytes()
+    page.keyboard.press("Escape")
+    link.wait_for(state="hidden")
+    return content
+
+
+def test_a_manager_filters_sorts_and_exports_leads(
+    chromium: Any, live_server: Any, django_user_model: Any, leads: Site
+) -> None:
+    page = user_page(chromium, live_server, django_user_model, manage=True)
+    try:
+        page.goto(live_server.url + "/admin/salesforce/leads/")
+        assert listed(page) == ["open@example.com", "tech@example.com", "working@example.com"]
+
+        # The drawer names the YAML's field by its label, and filters on it.
+        page.click("button[aria-label='Show filters']")
+        page.click("button[aria-controls=drilldown-id_f_lead_status]", timeout=5_000)
+        assert page.is_visible("label[for=id_f_lead_status]:has-text('Lead status')")
+        page.fill("#id_f_lead_status", "working - contacted")
+        page.wait_for_url(re.compile(r".*f_lead_status=working.*"))
+        page.wait_for_function("document.querySelectorAll('#listing-results tbody tr').length == 2")
+        assert listed(page) == ["tech@example.com", "working@example.com"]
+
+        # Sort by Company, descending after a second click.
+        page.reload()
+        page.click("#listing-results thead th a:has-text('Company')")
+        page.wait_for_url(re.compile(r".*ordering=values__company.*"))
+        assert listed(page) == ["tech@example.com", "working@example.com"]
+        page.click("#listing-results thead th a:has-text('Company')")
+        page.wait_for_url(re.compile(r".*ordering=-values__company.*"))
+        assert listed(page) == ["working@example.com", "tech@example.com"]
+
+        # The downloads hold the filtered leads, formulas defused.
+        page.reload()
+        rows = list(csv.DictReader(io.StringIO(download(page, "Download CSV").decode())))
+        assert [row["email"] for row in rows] == ["working@example.com", "tech@example.com"]
+        assert rows[1]["company"] == '\'=HYPERLINK("http://evil")'
+        sheet = load_workbook(io.BytesIO(download(page, "Download XLSX"))).active
+        values = list(sheet.iter_rows(values_only=True))
+        assert values[0][0] == "email"
+        assert [row[0] for row in values[1:]] == ["working@example.com", "tech@example.com"]
+    finally:
+        page.context.close()
+
+
+def test_a_user_without_the_permission_is_refused_the_leads(
+    chromium: Any, live_server: Any, django_user_model: Any, leads: Site
+) -> None:
+    page = user_page(chromium, live_server, django_user_model, manage=False)
+    try:
+        for path in ("/admin/salesforce/leads/", "/admin/salesforce/leads/?export=csv"):
+            response = page.goto(live_server.url + path)
+            assert response.status == 403
+            assert page.is_visible("#salesforce-forbidden")
+    finally:
+        page.context.close()
+
+
+def test_wagtails_japanese_is_untouched_by_the_plugin(
+    chromium: Any, live_server: Any, django_user_model: Any, sync_yaml: Path
+) -> None:
+    default_site()
+    django_user_model.objects.create_superuser("boss-ja", "boss@example.com", PASSWORD)
+    context = chromium.new_context(locale="ja-JP")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/admin/login/")
+        page.fill("#id_username", "boss-ja")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r".*/admin/$"))
+
+        page.goto(f"{live_server.url}/admin/pages/")  # the root: the site's home page listed
+        headers = [text.strip() for text in page.locator("table thead th").all_inner_texts()]
+        assert "更新" in headers and "更新件数" not in headers
+
+        # A superuser's access level reads Wagtail's "Admin": 管理者.
+        page.goto(live_server.url + "/admin/users/")
+        row = page.locator("table tbody tr", has_text="boss-ja")
+        cells = [text.strip() for text in row.locator("td").all_inner_texts()]
+        assert "管理者" in cells and "管理画面" not in cells
+    finally:
+        context.close()

@@ -1,0 +1,1 @@
+"""Settings → Salesforce: the per-Site connection panel, Connect, the OAuth callback."""

@@ -1,0 +1,1 @@
+"""Leads, segments and sync runs: Wagtail listings over the sync's models."""

@@ -1,0 +1,299 @@
+"""Leads: Wagtail's listing (filter drawer, search, sorting, pagination, CSV/XLSX export) over
+the local ``Lead`` table; a segment's export; the lead editor; adding a lead by email.
+
+The filter drawer is built from the YAML's sync fields; the same query string is what a segment
+saves (``filters.LeadFilter``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.http import urlencode
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_POST
+from wagtail.admin.ui.tables import (
+    BulkActionsCheckboxColumn,
+    Column,
+    StatusTagColumn,
+    TitleColumn,
+)
+from wagtail.admin.views.generic import IndexView
+from wagtail.models import Site
+
+from wagtail_salesforce.config import ConfigError, SyncConfig, get_config
+from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment
+
+from ..permissions import PolicyRequiredMixin, leads_policy, policy_required
+from .filters import (
+    FIELD_PARAM_PREFIX,
+    BaseLeadFilterSet,
+    InvalidFilter,
+    LeadFilter,
+    field_label,
+    lead_filterset_class,
+    search_leads,
+)
+from .forms import LeadForm, NewLeadForm, SegmentForm
+
+LEADS_PER_PAGE = 50
+# Columns for the first synced fields, in the YAML's order: a table of every field is too wide
+# to read. All of them are filters, exported and editable.
+LISTED_FIELDS = 5
+# Spreadsheet apps run cells starting with these as formulas (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a spreadsheet cell that cannot run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return value
+
+
+def sync_config(request: HttpRequest | None = None) -> SyncConfig | None:
+    """The YAML's sync section (None without one); a broken config is said once, in messages."""
+    try:
+        return get_config().sync
+    except ConfigError as error:
+        if request is not None:
+            messages.error(
+                request, _("The Salesforce config is invalid: %(error)s") % {"error": error}
+            )
+        return None
+
+
+def default_site() -> Site | None:
+    return Site.objects.order_by("-is_default_site", "pk").first()
+
+
+def lead_status(lead: Lead) -> str:
+    if lead.sync_error:
+        return _("Error")
+    if lead.needs_push:
+        return _("Waiting to be sent")
+    return _("In sync")
+
+
+class LeadIndexView(PolicyRequiredMixin, IndexView):
+    model = Lead
+    permission_policy = leads_policy
+    any_permission_required = None  # PolicyRequiredMixin answers with a 403 page
+    page_title = gettext_lazy("Leads")
+    header_icon = "group"
+    template_name = "wagtail_salesforce/sync/leads.html"
+    index_url_name = "wagtail_salesforce:leads"
+    index_results_url_name = "wagtail_salesforce:leads_results"
+    paginate_by = LEADS_PER_PAGE
+    default_ordering = "email"
+    is_searchable = True
+    export_filename = "leads"
+
+    @cached_property
+    def sync_config(self) -> SyncConfig | None:
+        return sync_config(self.request)
+
+    @cached_property
+    def field_names(self) -> list[str]:
+        return list(self.sync_config.fields) if self.sync_config else []
+
+    @cached_property
+    def filterset_class(self) -> type[BaseLeadFilterSet]:
+        return lead_filterset_class(self.sync_config)
+
+    @cached_property
+    def columns(self) -> list[Column]:
+        fields = self.sync_config.fields if self.sync_config else {}
+        return [
+            BulkActionsCheckboxColumn("bulk_actions", obj_type="lead"),
+            TitleColumn(
+                "email",
+                label=gettext_lazy("Email address"),
+                sort_key="email",
+                get_url=lambda lead: reverse("wagtail_salesforce:lead_edit", args=[lead.pk]),
+                get_title_id=lambda lead: f"lead_{lead.pk}_title",
+            ),
+            *(
+                Column(
+                    f"{FIELD_PARAM_PREFIX}{name}",
+                    label=field_label(name, sync_field),
+                    accessor=lambda lead, name=name: lead.values.get(name),
+                    sort_key=f"values__{name}",
+                )
+                for name, sync_field in list(fields.items())[:LISTED_FIELDS]
+            ),
+            Column(
+                "salesforce_record",
+                label=gettext_lazy("Salesforce record"),
+                accessor=lambda lead: f"{lead.sf_object} {lead.sf_id}" if lead.sf_id else "—",
+                sort_key="sf_id",
+            ),
+            *([Column("site", label=gettext_lazy("Site"))] if self.has_several_sites else []),
+            StatusTagColumn(
+                "sync_status",
+                label=pgettext_lazy("a lead's sync state", "Status"),
+                accessor=lead_status,
+                primary=lambda lead: not (lead.sync_error or lead.needs_push),
+            ),
+        ]
+
+    @cached_property
+    def has_several_sites(self) -> bool:
+        return Site.objects.count() > 1
+
+    def get_base_queryset(self) -> QuerySet[Lead]:
+        return Lead.objects.select_related("site")
+
+    def search_queryset(self, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        return search_leads(queryset, self.search_query)
+
+    def as_spreadsheet(self, queryset: QuerySet[Lead], spreadsheet_format: str | None) -> Any:
+        return super().as_spreadsheet(queryset.iterator(chunk_size=2000), spreadsheet_format)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            LeadFilter.from_query(request.GET, self.field_names)
+        except InvalidFilter as error:
+            # A field the YAML does not sync: say so rather than list everything.
+            if self.is_export:
+                return HttpResponse(str(error), status=400, content_type="text/plain")
+            messages.error(request, str(error))
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return response
+
+    # Export: one column per key, as machine-readable headings (email, company, ...).
+    @cached_property
+    def list_export(self) -> list[str]:
+        return ["email", *self.field_names, "salesforce_object", "salesforce_id", "source"]
+
+    def get_heading(self, queryset: Any, field: str) -> str:
+        return field
+
+    def to_row_dict(self, item: Lead) -> dict[str, Any]:
+        return {
+            "email": item.email,
+            **{name: item.values.get(name) for name in self.field_names},
+            "salesforce_object": item.sf_object,
+            "salesforce_id": item.sf_id,
+            "source": item.source,
+        }
+
+    def preprocess_field_value(self, field: str, value: Any, export_format: str) -> Any:
+        return safe_cell(super().preprocess_field_value(field, value, export_format))
+
+    @cached_property
+    def current_site(self) -> Site | None:
+        """The site the drawer filters on, else the default one (where "Add" and "Save as
+        segment" file new rows)."""
+        filters = self.filters
+        if filters is not None and filters.is_valid() and filters.form.cleaned_data.get("site"):
+            site: Site = filters.form.cleaned_data["site"]
+            return site
+        return default_site()
+
+    def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(*args, **kwargs)
+        if self.results_only or self.is_export:
+            return context
+        query = self.request.GET.copy()
+        for param in (self.page_kwarg, "ordering", "export", "_w_filter_fragment"):
+            query.pop(param, None)
+        site = self.current_site
+        context.update(
+            {
+                "config": self.sync_config,
+                "site": site,
+                "segment_form": SegmentForm(),
+                "segment_save_url": reverse("wagtail_salesforce:segment_save")
+                + (f"?{query.urlencode()}" if query else ""),
+                "new_lead_form": NewLeadForm(site=site),
+            }
+        )
+        return context
+
+
+class SegmentExportView(LeadIndexView):
+    """A segment's leads as CSV (default) or XLSX: its site and saved filter, not the URL's."""
+
+    export_param_default = "csv"
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().setup(request, *args, **kwargs)
+        self.export_format = request.GET.get("export") or self.export_param_default
+        self.is_export = self.export_format in self.FORMATS
+
+    @cached_property
+    def segment(self) -> Segment:
+        return get_object_or_404(Segment, pk=self.kwargs["segment_id"])
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            self.segment_filter = LeadFilter.from_dict(self.segment.filter, self.field_names)
+        except InvalidFilter as error:
+            return HttpResponse(str(error), status=400, content_type="text/plain")
+        leads = self.segment_filter.apply(
+            Lead.objects.filter(site_id=self.segment.site_id).select_related("site")
+        ).order_by("email")
+        response: HttpResponse = self.as_spreadsheet(leads, self.export_format)
+        return response
+
+    def get_filename(self) -> str:
+        return slugify(self.segment.name) or "leads"
+
+
+@policy_required(leads_policy)
+def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = get_object_or_404(Lead.objects.select_related("site"), pk=lead_id)
+    config = sync_config(request)
+    if config is None:
+        messages.error(request, _("The YAML config has no sync section: nothing to edit."))
+        return redirect("wagtail_salesforce:leads")
+    form = LeadForm(request.POST or None, lead=lead, config=config)
+    if request.method == "POST" and form.is_valid():
+        changed = form.save()
+        if changed:
+            messages.success(
+                request,
+                _("Saved. %(fields)s will be sent to Salesforce in the next sync.")
+                % {"fields": ", ".join(changed)},
+            )
+        else:
+            messages.info(request, _("Nothing changed."))
+        return redirect("wagtail_salesforce:lead_edit", lead_id=lead.pk)
+    return TemplateResponse(
+        request,
+        "wagtail_salesforce/sync/lead_edit.html",
+        {
+            "site": lead.site,
+            "lead": lead,
+            "form": form,
+            "conflicts": lead.conflicts.all()[:20],
+            "leads_url": reverse("wagtail_salesforce:leads")
+            + "?"
+            + urlencode({"site": lead.site_id}),
+        },
+    )
+
+
+@require_POST
+@policy_required(leads_policy)
+def lead_create(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=site_id)
+    form = NewLeadForm(request.POST, site=site)
+    if not form.is_valid():
+        for error in form.errors.get("email", []):
+            messages.error(request, str(error))
+        return redirect("wagtail_salesforce:leads")
+    lead = Lead.objects.create(
+        site=site, email=form.cleaned_data["email"], source=LeadOrigin.ADMIN, needs_push=True
+    )
+    return redirect("wagtail_salesforce:lead_edit", lead_id=lead.pk)

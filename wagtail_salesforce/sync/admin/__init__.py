@@ -1,1 +1,0 @@
-"""Wagtail admin for the sync: leads (list, filter, edit), segments, sync runs."""
