@@ -159,3 +159,13 @@ def test_a_data_file_keeps_the_metadata_time_until_the_definition_changes(
     assert grown.metadata_changed("Lead") == clock.moment.replace(microsecond=0)
     assert grown.metadata_changed("Contact") == started
     grown.close()
+
+
+def test_the_global_describe_answers_304_until_any_object_changes(
+    api: RawApi, salesforce_sandbox: Any
+) -> None:
+    last_modified = api.get("/sobjects").headers["Last-Modified"]
+    assert api.get("/sobjects", headers={"If-Modified-Since": last_modified}).status_code == 304
+    _picklist(salesforce_sandbox, {"object": "Contact", "field": "LeadSource", "values": ["Web"]})
+    changed = api.get("/sobjects", headers={"If-Modified-Since": last_modified})
+    assert changed.status_code == 200 and changed.json()["sobjects"]

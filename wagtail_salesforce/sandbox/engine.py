@@ -309,22 +309,28 @@ class Org:
     def _load_metadata_times(self) -> None:
         """Each object's metadata time: kept from the data file while its definition is the same
         (a fingerprint is stored beside it), otherwise now, as for an admin's edit."""
+        changed = []
         for name, obj in self.definition.objects.items():
-            fingerprint = _fingerprint(obj)
             stored = self._meta(f"metadata:{name}")
-            if stored is not None and stored.partition("|")[0] == fingerprint:
-                self._metadata_changed[name] = datetime.fromisoformat(stored.partition("|")[2])
+            fingerprint, _, moment = (stored or "").partition("|")
+            if stored is not None and fingerprint == _fingerprint(obj):
+                self._metadata_changed[name] = datetime.fromisoformat(moment)
             else:
-                self._touch_metadata(name)
+                changed.append(name)
+        self._touch_metadata(*changed)
 
-    def _touch_metadata(self, sobject: str) -> None:
-        """Record that ``sobject``'s metadata changed now. Times are whole seconds and strictly
-        increase, so a client holding the previous Last-Modified always sees the change."""
-        now = self._now().replace(microsecond=0)
-        previous = self._metadata_changed.get(sobject)
-        changed = now if previous is None else max(now, previous + timedelta(seconds=1))
-        self._metadata_changed[sobject] = changed
-        self._store_metadata_time(sobject)
+    def _touch_metadata(self, *sobjects: str) -> None:
+        """Record that these objects' metadata changed now. Times are whole seconds, as HTTP
+        dates have them, and each change is later than every earlier one (of any object, for
+        the global describe), so a client holding the previous Last-Modified sees it."""
+        if not sobjects:
+            return
+        changed = self._now().replace(microsecond=0)
+        if self._metadata_changed:
+            changed = max(changed, max(self._metadata_changed.values()) + timedelta(seconds=1))
+        for sobject in sobjects:
+            self._metadata_changed[sobject] = changed
+            self._store_metadata_time(sobject)
 
     def _store_metadata_time(self, sobject: str) -> None:
         fingerprint = _fingerprint(self.definition.objects[sobject])
@@ -1336,9 +1342,12 @@ class Org:
                     self._persist(members, member_id)
             return {"contactId": contact_id, "accountId": account_id}
 
-    def metadata_changed(self, sobject: str) -> datetime:
-        """When ``sobject``'s metadata last changed (whole seconds, UTC)."""
+    def metadata_changed(self, sobject: str | None = None) -> datetime:
+        """When ``sobject``'s metadata last changed, or any object's for None (whole seconds,
+        UTC)."""
         with self._lock:
+            if sobject is None:
+                return max(self._metadata_changed.values())
             return self._metadata_changed[self.sobject_name(sobject)]
 
     def set_picklist_values(
@@ -1480,10 +1489,9 @@ class Org:
             self._ensure_system_records()
             # Metadata is back to the definition's: a change undone is a change, too.
             for name in self.definition.objects:
-                if name in altered:
-                    self._touch_metadata(name)
-                else:  # the meta table was emptied above: keep the time it held
+                if name not in altered:  # the meta table was emptied above: keep its time
                     self._store_metadata_time(name)
+            self._touch_metadata(*altered)
             self._seed()
             self._set_meta("seeded", "1")
 

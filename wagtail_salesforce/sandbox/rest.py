@@ -276,7 +276,7 @@ class RestApi:
     def _sobjects(self, call: _Call, parts: list[str]) -> ApiResponse:
         method = call.method
         if not parts:
-            return self._only(method, "GET") or ApiResponse(200, self.org.describe_global())
+            return self._only(method, "GET") or self._describe(call, None)
         sobject = self.org.sobject_name(parts[0])
         if len(parts) == 1:
             if method == "POST":
@@ -319,14 +319,17 @@ class RestApi:
             return self._only(method, "GET", "PATCH") or ApiResponse(405)
         raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
 
-    def _describe(self, call: _Call, sobject: str) -> ApiResponse:
-        """The describe, or 304 with no body when ``If-Modified-Since`` is at or after the
-        object's last metadata change (Salesforce counts it as an API call all the same)."""
+    def _describe(self, call: _Call, sobject: str | None) -> ApiResponse:
+        """An object's describe (the global one for None), or 304 with no body when
+        ``If-Modified-Since`` is at or after the last change of that metadata (of any object's,
+        for the global describe). Salesforce counts a 304 as an API call all the same."""
         changed = self.org.metadata_changed(sobject)
         headers = {"Last-Modified": email.utils.format_datetime(changed, usegmt=True)}
         since = _http_date(_header(call.headers, "If-Modified-Since"))
         if since is not None and since >= changed:
             return ApiResponse(304, headers=headers)
+        if sobject is None:
+            return ApiResponse(200, self.org.describe_global(call.version), headers=headers)
         return ApiResponse(200, self.org.describe(sobject, call.version), headers=headers)
 
     def _basic_info(self, call: _Call, sobject: str) -> dict[str, Any]:
