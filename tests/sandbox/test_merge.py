@@ -159,3 +159,8 @@ def test_accounts_are_not_merged_here(api: RawApi, salesforce_sandbox: Any) -> N
     ids = [api.post("/sobjects/Account/", json={"Name": n}).json()["id"] for n in ("A", "B")]
     response = _merge(salesforce_sandbox, {"masterRecordId": ids[0], "recordToMergeIds": [ids[1]]})
     assert_error(response, 400, "INVALID_TYPE_FOR_OPERATION")
+
+
+def test_a_malformed_master_id_is_refused(salesforce_sandbox: Any) -> None:
+    response = _merge(salesforce_sandbox, {"masterRecordId": "nope", "recordToMergeIds": ["x"]})
+    assert_error(response, 400, "MALFORMED_ID")

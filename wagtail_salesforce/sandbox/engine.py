@@ -1398,6 +1398,10 @@ class Org:
         """
         with self._lock:
             sobject = self.sobject_for_id(master_id)
+            if sobject is None:
+                raise SfApiError(400, "MALFORMED_ID",
+                                 f"Master Record ID: id value of incorrect type: {master_id}",
+                                 ["masterRecordId"])
             if sobject not in MERGEABLE_OBJECTS:
                 raise SfApiError(
                     400, "INVALID_TYPE_FOR_OPERATION",

@@ -787,7 +787,7 @@ def _refuse_unless_json(incoming: Incoming) -> Reply | None:
 
 def _certificate_hosts(host: str) -> tuple[str, ...]:
     names = ["127.0.0.1", "localhost"]
-    if host not in names and host not in ("0.0.0.0", "::", ""):  # noqa: S104 - only compared
+    if host not in names and host not in WILDCARD_HOSTS:
         names.insert(0, host)
     return tuple(names)
 
