@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 
 class SalesforceError(Exception):
     """Base class of every error raised by wagtail-salesforce."""
@@ -115,6 +117,20 @@ class InsufficientAccess(ApiError):
     """403 other than the API limit: the Salesforce user lacks access."""
 
 
+class ApiDisabledForOrg(InsufficientAccess):
+    """403 API_DISABLED_FOR_ORG: the org's edition has no API access (Salesforce says "The REST
+    API is not enabled for this Organization."). OAuth still works, so Connect succeeds and then
+    every call fails; ``explanation`` says why in plain words, with the fix."""
+
+    explanation = _(
+        "This Salesforce org does not include API access, so the site cannot send it leads. "
+        "Salesforce includes the API in Enterprise, Unlimited, Performance and Developer "
+        "Edition; a Professional Edition org needs the API add-on, bought from Salesforce. "
+        "Once the org has API access, the connected user's profile also needs the "
+        "\"API Enabled\" permission."
+    )
+
+
 class NotFound(ApiError):
     """404: the record or resource does not exist (or was deleted)."""
 
@@ -149,7 +165,7 @@ ERROR_CODES: dict[str, type[ApiError]] = {
     "REQUEST_LIMIT_EXCEEDED": ApiLimitExceeded,
     "INSUFFICIENT_ACCESS": InsufficientAccess,
     "INSUFFICIENT_ACCESS_OR_READONLY": InsufficientAccess,
-    "API_DISABLED_FOR_ORG": InsufficientAccess,
+    "API_DISABLED_FOR_ORG": ApiDisabledForOrg,
     "NOT_FOUND": NotFound,
     "ENTITY_IS_DELETED": NotFound,
     "INVALID_ID_FIELD": NotFound,

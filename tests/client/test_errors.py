@@ -9,10 +9,12 @@ import pytest
 from tests.client.conftest import calls_to, new_lead
 from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.exceptions import (
+    ApiDisabledForOrg,
     ApiLimitExceeded,
     ConvertedLead,
     DuplicateDetected,
     DuplicateValue,
+    InsufficientAccess,
     NotFound,
     QueryError,
     RecordRejected,
@@ -131,3 +133,18 @@ def test_request_limit_exceeded_is_not_retried(client: SalesforceClient, salesfo
     # One request, not repeated, and (like Salesforce) not counted as a call.
     assert len(calls_to(salesforce_sandbox, "/query")) == 1
     assert client.api_calls == 0
+
+
+def test_an_org_without_api_access_raises_api_disabled_for_org(
+    client: SalesforceClient, salesforce_sandbox: Any
+) -> None:
+    salesforce_sandbox.set_api_enabled(False)
+    with pytest.raises(ApiDisabledForOrg) as raised:
+        client.limits()
+    error = raised.value
+    assert isinstance(error, InsufficientAccess)
+    assert error.error_code == "API_DISABLED_FOR_ORG" and error.status == 403
+    assert error.message == "The REST API is not enabled for this Organization."
+    assert "add-on" in str(error.explanation) and "Edition" in str(error.explanation)
+    assert len(calls_to(salesforce_sandbox, "/limits")) == 1  # not retried
+    assert client.api_calls == 0  # refused before any work: not counted

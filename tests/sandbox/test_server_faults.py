@@ -107,7 +107,7 @@ def test_control_api_adds_lists_and_clears_faults(api: RawApi, salesforce_sandbo
     assert_error(api.get("/limits"), 503, "SERVER_UNAVAILABLE")
     assert requests.get(control, timeout=10).json() == []  # a spent count fault is gone
     requests.post(control, json={"kind": "http_500"}, timeout=10)
-    assert requests.delete(control, timeout=10).status_code == 204
+    assert requests.delete(control, json={}, timeout=10).status_code == 204
     assert api.get("/limits").status_code == 200
     refused = requests.post(control, json={"kind": "nope"}, timeout=10)
     assert refused.status_code == 400
@@ -124,7 +124,8 @@ def test_call_log_and_reset_through_http(api: RawApi, salesforce_sandbox: Any) -
     assert calls[-1]["path"].endswith("/limits")
     assert {"method", "path", "status", "counted_as_api_call", "time"} <= set(calls[-1])
     api.post("/sobjects/Lead/", json=LEAD)
-    reset = requests.post(f"{salesforce_sandbox.login_url}/__sandbox__/reset", timeout=10)
+    reset = requests.post(f"{salesforce_sandbox.login_url}/__sandbox__/reset", json={},
+                          timeout=10)
     assert reset.status_code == 204
     assert salesforce_sandbox.org.count("Lead") == 0
     assert salesforce_sandbox.calls == [] and salesforce_sandbox.api_calls_used() == 0

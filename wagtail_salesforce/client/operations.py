@@ -48,14 +48,27 @@ COLLECTION_CHUNK_SIZE = 200
 COMPOSITE_MAX_QUERIES = 5
 # ... and at most 5 queries or sObject Collections subrequests together.
 COMPOSITE_MAX_COLLECTIONS = 5
-# Describe results change only when an admin edits the org's metadata.
+# Describe results change only when an admin edits the org's metadata: a cached describe is
+# used as it is for this long, then revalidated with If-Modified-Since (a 304 keeps it).
 DESCRIBE_CACHE_SECONDS = 300.0
 # lookup(): literals per IN list, and the URL-encoded characters they may take (well under the
 # ~16 KB request-line limit once the rest of the query is added).
 LOOKUP_MAX_VALUES = 200
 LOOKUP_MAX_CHARS = 8000
 
-_describe_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+
+@dataclass(frozen=True)
+class CachedDescribe:
+    """A describe as fetched, with its ``Last-Modified`` and when it was last known current."""
+
+    describe: dict[str, Any]
+    last_modified: str | None
+    checked_at: float  # time.monotonic()
+
+
+# (instance URL, API version, sObject) -> the process's copy of that describe.
+_describe_cache: dict[tuple[str, str, str], CachedDescribe] = {}
 _describe_cache_lock = threading.Lock()
 
 
@@ -184,21 +197,36 @@ class SalesforceClient:
     def describe_global(self) -> dict[str, Any]:
         return self.transport.rest("describe_global", "sobjects") or {}
 
-    def describe(self, sobject: str) -> dict[str, Any]:
-        """The sObject's describe, cached per client and (for a few minutes) per process."""
+    def describe(self, sobject: str, *, refresh: bool = False) -> dict[str, Any]:
+        """The sObject's describe, cached per client and per process.
+
+        The process's copy is used as it is for ``DESCRIBE_CACHE_SECONDS``, then revalidated
+        with ``If-Modified-Since``: an unchanged object costs one call answered 304 with no
+        body (Salesforce still counts it), a changed one brings the new describe.
+        ``refresh=True`` revalidates now, whatever this client or the process holds (what a
+        background refresh of form constraints or picklist choices wants).
+        """
         sobject = valid_sobject_name(sobject)
-        if sobject in self._describe:
+        if not refresh and sobject in self._describe:
             return self._describe[sobject]
         key = (self.transport.credentials.instance_url, self.transport.version, sobject)
         now = time.monotonic()
         with _describe_cache_lock:
             cached = _describe_cache.get(key)
-        if cached is not None and now - cached[0] < DESCRIBE_CACHE_SECONDS:
-            result = cached[1]
+        if cached is not None and not refresh and now - cached.checked_at < DESCRIBE_CACHE_SECONDS:
+            result = cached.describe
         else:
-            result = self.transport.rest("describe", f"sobjects/{sobject}/describe") or {}
+            body, last_modified = self.transport.get_if_modified(
+                "describe",
+                f"sobjects/{sobject}/describe",
+                cached.last_modified if cached is not None else None,
+            )
+            if body is None and cached is not None:  # 304 Not Modified
+                result = cached.describe
+            else:
+                result = body if isinstance(body, dict) else {}
             with _describe_cache_lock:
-                _describe_cache[key] = (now, result)
+                _describe_cache[key] = CachedDescribe(result, last_modified, now)
         self._describe[sobject] = result
         return result
 

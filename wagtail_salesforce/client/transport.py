@@ -553,6 +553,27 @@ class Transport:
 
         return self.call(operation, send, idempotent=idempotent)
 
+    def get_if_modified(
+        self, operation: str, path: str, last_modified: str | None
+    ) -> tuple[Any, str | None]:
+        """A GET below ``/services/data/vNN.N/`` sent with ``If-Modified-Since: last_modified``
+        (when given). Returns ``(decoded JSON, Last-Modified)``, or ``(None, Last-Modified)``
+        when Salesforce answers 304 Not Modified: the caller's copy is still current."""
+
+        def send(auth: dict[str, str]) -> tuple[Any, str | None]:
+            headers = {"Accept": "application/json", **auth}
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            response = self.session.get(self.simple().base_url + path, headers=headers)
+            answered = response.headers.get("Last-Modified")
+            if response.status_code == 304:
+                return None, answered or last_modified
+            if response.status_code >= 300:
+                raise error_from_response(response.status_code, _decoded_body(response))
+            return response.json(), answered
+
+        return self.call(operation, send, idempotent=True)
+
     def raw(
         self,
         operation: str,

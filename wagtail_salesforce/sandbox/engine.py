@@ -11,6 +11,7 @@ dates ``2026-11-29``, booleans, numbers and ``None``. Every public method holds 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import math
@@ -18,14 +19,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import soql
 from .errors import SfApiError
 from .ids import MASTER_RECORD_TYPE_ID, counter_of, is_valid_id, key_prefix, make_id, to_18
-from .orgfile import FieldDef, ObjectDef, OrgDefinition
+from .orgfile import FieldDef, ObjectDef, OrgDefinition, PicklistValue
 
 __all__ = ["Org", "QueryResult", "SfApiError"]
 
@@ -45,6 +46,11 @@ _DATETIME_VALUE = re.compile(
 )
 _NUMERIC = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _NAMED_OBJECTS = frozenset({"Lead", "Contact", "User"})  # Name = FirstName + LastName
+# merge(): the objects this sandbox merges, and how many records go into one master at most.
+MERGEABLE_OBJECTS = frozenset({"Lead", "Contact"})
+MAX_MERGED_RECORDS = 2
+# Campaign members follow a merged lead or contact to the master.
+_MEMBER_REFERENCE = {"Lead": "LeadId", "Contact": "ContactId"}
 
 
 def _version_path(api_version: str) -> str:
@@ -226,6 +232,7 @@ class Org:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.definition = definition
+        self._initial_definition = definition
         self._clock = clock or _wall_clock_never_backwards()
         self._lock = threading.RLock()
         self._canonical = {name.lower(): name for name in definition.objects}
@@ -236,6 +243,9 @@ class Org:
         self._catalog = _Catalog(self)
         self._db: sqlite3.Connection | None = None
         self._started = ""
+        # Per object: when its metadata (fields, picklists, record types) last changed, in whole
+        # seconds as HTTP dates have them; a describe answers Last-Modified from this.
+        self._metadata_changed: dict[str, datetime] = {}
         with self._lock:
             self._reset_tables()
             if data_path is not None:
@@ -249,6 +259,7 @@ class Org:
             self._started = self._meta("started") or self._stamp()
             self._set_meta("started", self._started)
             self._ensure_system_records()
+            self._load_metadata_times()
             if not seeded:
                 self._seed()
                 self._set_meta("seeded", "1")
@@ -294,6 +305,37 @@ class Org:
             self._memory_meta[key] = value
         else:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _load_metadata_times(self) -> None:
+        """Each object's metadata time: kept from the data file while its definition is the same
+        (a fingerprint is stored beside it), otherwise now, as for an admin's edit."""
+        changed = []
+        for name, obj in self.definition.objects.items():
+            stored = self._meta(f"metadata:{name}")
+            fingerprint, _, moment = (stored or "").partition("|")
+            if stored is not None and fingerprint == _fingerprint(obj):
+                self._metadata_changed[name] = datetime.fromisoformat(moment)
+            else:
+                changed.append(name)
+        self._touch_metadata(*changed)
+
+    def _touch_metadata(self, *sobjects: str) -> None:
+        """Record that these objects' metadata changed now. Times are whole seconds, as HTTP
+        dates have them, and each change is later than every earlier one (of any object, for
+        the global describe), so a client holding the previous Last-Modified sees it."""
+        if not sobjects:
+            return
+        changed = self._now().replace(microsecond=0)
+        if self._metadata_changed:
+            changed = max(changed, max(self._metadata_changed.values()) + timedelta(seconds=1))
+        for sobject in sobjects:
+            self._metadata_changed[sobject] = changed
+            self._store_metadata_time(sobject)
+
+    def _store_metadata_time(self, sobject: str) -> None:
+        fingerprint = _fingerprint(self.definition.objects[sobject])
+        changed = self._metadata_changed[sobject]
+        self._set_meta(f"metadata:{sobject}", f"{fingerprint}|{changed.isoformat()}")
 
     def _persist(self, table: _Table, record_id: str) -> None:
         if self._db is None:
@@ -1300,6 +1342,125 @@ class Org:
                     self._persist(members, member_id)
             return {"contactId": contact_id, "accountId": account_id}
 
+    def metadata_changed(self, sobject: str | None = None) -> datetime:
+        """When ``sobject``'s metadata last changed, or any object's for None (whole seconds,
+        UTC)."""
+        with self._lock:
+            if sobject is None:
+                return max(self._metadata_changed.values())
+            return self._metadata_changed[self.sobject_name(sobject)]
+
+    def set_picklist_values(
+        self,
+        sobject: str,
+        field_name: str,
+        values: Sequence[PicklistValue],
+        *,
+        restricted: bool | None = None,
+    ) -> None:
+        """Replace a picklist's values (and optionally whether it is restricted), as an admin
+        edits them in Setup: a metadata change, so the object's describe changes with it. The
+        definition's values come back with :meth:`reset`."""
+        with self._lock:
+            table = self._table(sobject)
+            obj = table.definition
+            field_def = obj.field(field_name)
+            if field_def is None or field_def.type not in ("picklist", "multipicklist"):
+                raise SfApiError(
+                    400, "INVALID_FIELD", f"No picklist field {field_name!r} on {obj.name}"
+                )
+            changed_field = replace(
+                field_def,
+                picklist_values=tuple(values),
+                restricted=field_def.restricted if restricted is None else restricted,
+            )
+            changed_object = replace(obj, fields={**obj.fields, field_def.name: changed_field})
+            self.definition = replace(
+                self.definition, objects={**self.definition.objects, obj.name: changed_object}
+            )
+            table.definition = changed_object
+            self._touch_metadata(obj.name)
+
+    def merge(
+        self,
+        master_id: str,
+        merged_ids: Sequence[str],
+        master_values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Merge up to two records into a master, as Salesforce's merge() call does.
+
+        The merged records go to the recycle bin with ``MasterRecordId`` set to the master
+        (``queryAll`` and ``/deleted/`` show them); their campaign memberships move to the master
+        unless it is already a member of that campaign. ``master_values`` are written to the
+        master first (the values an admin picks from the merged records); the master's
+        ``SystemModstamp`` advances either way. Leads and contacts only; a converted lead cannot
+        be the master (it is read-only), but may be merged into one that is not converted.
+        """
+        with self._lock:
+            sobject = self.sobject_for_id(master_id)
+            if sobject is None:
+                raise SfApiError(400, "MALFORMED_ID",
+                                 f"Master Record ID: id value of incorrect type: {master_id}",
+                                 ["masterRecordId"])
+            if sobject not in MERGEABLE_OBJECTS:
+                raise SfApiError(
+                    400, "INVALID_TYPE_FOR_OPERATION",
+                    f"merge is supported for {' and '.join(sorted(MERGEABLE_OBJECTS))} records",
+                )  # fmt: skip
+            if not merged_ids:
+                raise SfApiError(400, "REQUIRED_FIELD_MISSING",
+                                 "Required fields are missing: [recordToMergeIds]",
+                                 ["recordToMergeIds"])
+            if len(merged_ids) > MAX_MERGED_RECORDS:
+                raise SfApiError(
+                    400, "LIMIT_EXCEEDED",
+                    f"A merge request can merge at most {MAX_MERGED_RECORDS} records into the "
+                    "master record",
+                )  # fmt: skip
+            table = self._tables[sobject]
+            full_master, _ = self._existing_row(table, master_id, for_write=True)
+            losers: list[str] = []
+            for merged_id in merged_ids:
+                if self.sobject_for_id(merged_id) != sobject:
+                    raise SfApiError(
+                        400, "INVALID_ID_FIELD",
+                        f"The records to merge must all be {sobject} records: {merged_id}",
+                    )  # fmt: skip
+                full_id, _ = self._existing_row(table, merged_id, for_write=False)
+                if full_id == full_master or full_id in losers:
+                    raise SfApiError(
+                        400, "INVALID_ID_FIELD",
+                        f"A record can be merged only once and never into itself: {merged_id}",
+                    )  # fmt: skip
+                losers.append(full_id)
+            self._update(table, full_master, dict(master_values or {}))
+            for loser in losers:
+                self._move_campaign_members(sobject, loser, full_master)
+                row = list(table.rows[loser])
+                row[table.column_of["MasterRecordId"]] = full_master
+                table.put(loser, row)
+                self._soft_delete(table, loser)
+            return {"id": full_master, "mergedRecordIds": losers, "success": True}
+
+    def _move_campaign_members(self, sobject: str, from_id: str, to_id: str) -> None:
+        members = self._tables["CampaignMember"]
+        reference = members.column_of[_MEMBER_REFERENCE[sobject]]
+        campaign = members.column_of["CampaignId"]
+        deleted = members.column_of["IsDeleted"]
+        master_campaigns = {
+            members.rows[member_id][campaign]
+            for member_id in members.indexes[reference].get(to_id)
+            if not members.rows[member_id][deleted]
+        }
+        for member_id in members.indexes[reference].get(from_id):
+            member = list(members.rows[member_id])
+            if member[deleted] or member[campaign] in master_campaigns:
+                continue  # a duplicate membership is deleted with the merged record
+            member[reference] = to_id
+            self._stamp_row(members, member, created=False)
+            members.put(member_id, member)
+            self._persist(members, member_id)
+
     def records(self, sobject: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self._lock:
             table = self._table(sobject)
@@ -1318,6 +1479,11 @@ class Org:
 
     def reset(self) -> None:
         with self._lock:
+            altered = [
+                name for name, obj in self.definition.objects.items()
+                if obj is not self._initial_definition.objects[name]
+            ]
+            self.definition = self._initial_definition
             self._reset_tables()
             if self._db is not None:
                 self._db.execute("DELETE FROM records")
@@ -1325,6 +1491,11 @@ class Org:
             self._started = self._stamp()
             self._set_meta("started", self._started)
             self._ensure_system_records()
+            # Metadata is back to the definition's: a change undone is a change, too.
+            for name in self.definition.objects:
+                if name not in altered:  # the meta table was emptied above: keep its time
+                    self._store_metadata_time(name)
+            self._touch_metadata(*altered)
             self._seed()
             self._set_meta("seeded", "1")
 
@@ -1355,6 +1526,11 @@ class Org:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _fingerprint(obj: ObjectDef) -> str:
+    """A short digest of an object's definition: equal digests, same describe."""
+    return hashlib.sha256(repr(obj).encode("utf-8")).hexdigest()[:16]
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -151,6 +151,8 @@ class OrgDefinition:
     connected_apps: tuple[ConnectedAppDef, ...]
     objects: Mapping[str, ObjectDef] = field(hash=False)
     seed_data: Mapping[str, tuple[dict[str, Any], ...]] = field(hash=False)
+    # False plays an edition without API access (e.g. Professional without the API add-on).
+    api_enabled: bool = True
 
 
 # --- the built-in org ------------------------------------------------------------------------
@@ -209,6 +211,12 @@ def _record_type() -> FieldDef:
     return _f("RecordTypeId", "Record Type ID", "reference", reference_to=("RecordType",))
 
 
+def _master_record(sobject: str) -> FieldDef:
+    """Set on the records a merge deleted: the Id of the record they were merged into."""
+    return _f("MasterRecordId", "Master Record ID", "reference", reference_to=(sobject,),
+              **READ_ONLY)
+
+
 def _standard_fields() -> dict[str, list[FieldDef]]:
     name_ro = _f("Name", "Full Name", "string", 121, **READ_ONLY)
     return {
@@ -255,6 +263,7 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
                 **READ_ONLY,
             ),
             _f("ConvertedDate", "Converted Date", "date", **READ_ONLY),
+            _master_record("Lead"),
         ],
         "Contact": [
             _f("FirstName", "First Name", "string", 40),
@@ -268,6 +277,7 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
             _f("Description", "Contact Description", "textarea", 32000),
             _owner(),
             _record_type(),
+            _master_record("Contact"),
         ],
         "Account": [
             _f("Name", "Account Name", "string", 255, required=True),
@@ -487,7 +497,9 @@ class _Reader:
 
 
 _TOP_KEYS = frozenset({"org", "users", "connected_apps", "objects", "data"})
-_ORG_KEYS = frozenset({"id", "name", "daily_api_limit", "session_timeout_seconds"})
+_ORG_KEYS = frozenset(
+    {"id", "name", "daily_api_limit", "session_timeout_seconds", "api_enabled"}
+)
 _USER_KEYS = frozenset({"username", "password", "first_name", "last_name", "email"})
 _APP_KEYS = frozenset(
     {"name", "client_id", "client_secret", "callback_urls", "require_pkce",
@@ -691,6 +703,8 @@ def _apply(source: str, raw: Any, base: OrgDefinition) -> OrgDefinition:
         changes["daily_api_limit"] = reader.integer(
             org["daily_api_limit"], "org.daily_api_limit", 1
         )
+    if "api_enabled" in org:
+        changes["api_enabled"] = reader.boolean(org["api_enabled"], "org.api_enabled")
     if "session_timeout_seconds" in org:
         changes["session_timeout_seconds"] = reader.integer(
             org["session_timeout_seconds"], "org.session_timeout_seconds", 1

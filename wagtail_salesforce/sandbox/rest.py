@@ -7,6 +7,7 @@ JSON array shape; sObject Collections use ``statusCode`` where everything else s
 
 from __future__ import annotations
 
+import email.utils
 import itertools
 import json
 import re
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ids
 from .errors import SfApiError, api_error
+from .orgfile import PicklistValue
 from .responses import ApiResponse, error_response, not_found_response
 
 if TYPE_CHECKING:
@@ -79,6 +81,35 @@ def parse_datetime_param(value: str | None, name: str) -> datetime:
             400, "INVALID_FIELD", f"{name}: invalid date/time format: {value}"
         ) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by name, whatever its case (subrequests keep the caller's case)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Wed, 3 Jul 2013 19:43:31 GMT``) as an aware datetime; None if not one."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _picklist_value(raw: Any) -> PicklistValue:
+    if isinstance(raw, str) and raw:
+        return PicklistValue(raw, raw)
+    if isinstance(raw, dict) and isinstance(raw.get("value"), str) and raw["value"]:
+        label = raw.get("label", raw["value"])
+        active, default = raw.get("active", True), raw.get("default", False)
+        if isinstance(label, str) and isinstance(active, bool) and isinstance(default, bool):
+            return PicklistValue(raw["value"], label, active, default)
+    raise api_error(400, "JSON_PARSER_ERROR",
+                    f"A picklist value is a string or {{value, label, active, default}}: {raw!r}")
 
 
 class UndoLog:
@@ -245,7 +276,7 @@ class RestApi:
     def _sobjects(self, call: _Call, parts: list[str]) -> ApiResponse:
         method = call.method
         if not parts:
-            return self._only(method, "GET") or ApiResponse(200, self.org.describe_global())
+            return self._only(method, "GET") or self._describe(call, None)
         sobject = self.org.sobject_name(parts[0])
         if len(parts) == 1:
             if method == "POST":
@@ -253,7 +284,7 @@ class RestApi:
             return self._only(method, "GET") or ApiResponse(200, self._basic_info(call, sobject))
         second = parts[1]
         if len(parts) == 2 and second == "describe":
-            return self._only(method, "GET") or ApiResponse(200, self.org.describe(sobject))
+            return self._only(method, "GET") or self._describe(call, sobject)
         if len(parts) == 2 and second in ("updated", "deleted"):
             if blocked := self._only(method, "GET"):
                 return blocked
@@ -287,6 +318,19 @@ class RestApi:
                 return ApiResponse(200, self.org.get(sobject, record_id, wanted, call.version))
             return self._only(method, "GET", "PATCH") or ApiResponse(405)
         raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _describe(self, call: _Call, sobject: str | None) -> ApiResponse:
+        """An object's describe (the global one for None), or 304 with no body when
+        ``If-Modified-Since`` is at or after the last change of that metadata (of any object's,
+        for the global describe). Salesforce counts a 304 as an API call all the same."""
+        changed = self.org.metadata_changed(sobject)
+        headers = {"Last-Modified": email.utils.format_datetime(changed, usegmt=True)}
+        since = _http_date(_header(call.headers, "If-Modified-Since"))
+        if since is not None and since >= changed:
+            return ApiResponse(304, headers=headers)
+        if sobject is None:
+            return ApiResponse(200, self.org.describe_global(call.version), headers=headers)
+        return ApiResponse(200, self.org.describe(sobject, call.version), headers=headers)
 
     def _basic_info(self, call: _Call, sobject: str) -> dict[str, Any]:
         described = next(
@@ -414,6 +458,43 @@ class RestApi:
             account_id=body.get("accountId") or None,
         )
         return ApiResponse(200, {"leadId": body["leadId"], "success": True, **result})
+
+    def merge(self, body: Any) -> ApiResponse:
+        """``{"masterRecordId", "recordToMergeIds": [...], "masterRecord"?: {field: value}}``
+        (the names of SOAP's MergeRequest) -> SOAP's MergeResult as JSON."""
+        if not isinstance(body, dict) or not isinstance(body.get("masterRecordId"), str):
+            raise api_error(400, "REQUIRED_FIELD_MISSING",
+                            "Required fields are missing: [masterRecordId]", ("masterRecordId",))
+        merged = body.get("recordToMergeIds")
+        if not isinstance(merged, list) or not all(isinstance(i, str) for i in merged):
+            raise api_error(400, "REQUIRED_FIELD_MISSING",
+                            "Required fields are missing: [recordToMergeIds]",
+                            ("recordToMergeIds",))
+        values = body.get("masterRecord") or {}
+        if not isinstance(values, dict):
+            raise api_error(400, "JSON_PARSER_ERROR", "masterRecord must be an object")
+        result = self.org.merge(body["masterRecordId"], merged, values)
+        return ApiResponse(200, result)
+
+    def set_picklist_values(self, body: Any) -> ApiResponse:
+        """``{"object", "field", "values": ["A", {"value", "label"?, "active"?, "default"?}],
+        "restricted"?}`` -> 204; a metadata change (see ``Org.set_picklist_values``)."""
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(key), str) for key in ("object", "field")
+        ):
+            raise api_error(400, "REQUIRED_FIELD_MISSING",
+                            "Required fields are missing: [object, field]", ("object", "field"))
+        raw_values = body.get("values")
+        if not isinstance(raw_values, list) or not raw_values:
+            raise api_error(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [values]",
+                            ("values",))
+        restricted = body.get("restricted")
+        if restricted is not None and not isinstance(restricted, bool):
+            raise api_error(400, "JSON_PARSER_ERROR", "restricted must be true or false")
+        values = [_picklist_value(raw) for raw in raw_values]
+        self.org.set_picklist_values(body["object"], body["field"], values,
+                                     restricted=restricted)
+        return ApiResponse(204)
 
     # -- SOQL -----------------------------------------------------------------------------------
     def _query_route(self, call: _Call, include_deleted: bool, parts: list[str]) -> ApiResponse:

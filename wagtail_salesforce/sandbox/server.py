@@ -2,7 +2,10 @@
 
 * The **login host** (plain HTTP on loopback): OAuth authorize/login/consent pages, the token,
   revoke, userinfo and identity endpoints, the read-only record browser and the control API
-  under ``/__sandbox__/`` (faults, call log, reset).
+  under ``/__sandbox__/`` (faults, call log, reset, metadata and data levers). It answers only
+  requests addressed to it by a name it serves (a DNS-rebinding page sends another ``Host``), and
+  a state-changing control call must carry a JSON body as ``application/json``, which no
+  cross-site page can send without a CORS preflight, and the sandbox grants none.
 * The **API host** (HTTPS, self-signed certificate from :mod:`tls`): the REST and Bulk 2.0 API
   under ``/services/data/``, plus ``/services/oauth2/*`` and ``/id/`` as a real instance URL has,
   and ``GET /{Id}``, which (as in a real org) redirects to the record's page: the record browser's.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -69,6 +73,12 @@ LOCK_FAILED = [
     }
 ]
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+API_DISABLED = [
+    {"message": "The REST API is not enabled for this Organization.",
+     "errorCode": "API_DISABLED_FOR_ORG"}
+]
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - only compared
 # A record link: a 15- or 18-character Id at the root of the instance URL.
 RECORD_LINK = re.compile(r"/(?P<id>[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?)")
 
@@ -176,18 +186,20 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        # RFC 9110: a 204 or 304 carries no body (and here no Content-Type or Content-Length).
+        bodiless = reply.status in (204, 304)
         self.send_response(reply.status)
-        if reply.content_type and reply.status != 204:
+        if reply.content_type and not bodiless:
             self.send_header("Content-Type", reply.content_type)
         for name, value in (reply.headers or {}).items():
             self.send_header(name, value)
-        if reply.status != 204:  # RFC 9110: a 204 carries no Content-Length (and no body)
+        if not bodiless:
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        if reply.body and reply.status != 204 and self.command != "HEAD":
+        if reply.body and not bodiless and self.command != "HEAD":
             self.wfile.write(reply.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
 
 class _SandboxHTTPServer(ThreadingHTTPServer):
@@ -282,6 +294,7 @@ class Sandbox:
         self._usage_lock = threading.Lock()
         self._api_calls_used = 0
         self.daily_api_limit = definition.daily_api_limit
+        self.api_enabled = definition.api_enabled
         self._owned_state_dir: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
             self._owned_state_dir = tempfile.TemporaryDirectory(prefix="salesforce-sandbox-")
@@ -356,6 +369,7 @@ class Sandbox:
             self._calls.clear()
             self._api_calls_used = 0
             self.daily_api_limit = self.definition.daily_api_limit
+            self.api_enabled = self.definition.api_enabled
 
     def startup_info(self) -> dict[str, Any]:
         """The facts a client needs (the CLI prints this as its first line)."""
@@ -436,8 +450,36 @@ class Sandbox:
         return rows[0]["Id"]
 
     # -- dispatch -------------------------------------------------------------------------------
+    def serves_host(self, host_header: str | None) -> bool:
+        """Whether a ``Host`` header names the login host: its bound address and port, or a
+        loopback name (``localhost``, ``127.0.0.1``, ``[::1]``) with that port. Bound to a
+        wildcard address, any IP literal with that port is served too: DNS rebinding needs a
+        *name* that resolves here, and an address is not one."""
+        name, _, port = (host_header or "").strip().lower().rpartition(":")
+        if not name or (":" in name and not name.endswith("]")):
+            return False  # no port, or an unbracketed IPv6 address
+        if port != str(self._login_server.server_address[1]):
+            return False
+        bound = self.host.lower()
+        if name in LOOPBACK_NAMES or name == (f"[{bound}]" if ":" in bound else bound):
+            return True
+        if bound in WILDCARD_HOSTS:
+            try:
+                ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+            except ValueError:
+                return False
+            return True
+        return False
+
     def dispatch(self, role: str, incoming: Incoming) -> Reply:
         path = incoming.path
+        if role == "login" and not self.serves_host(incoming.headers.get("host")):
+            return _misdirected(incoming)
+        if incoming.method == "OPTIONS":
+            # No CORS preflight is ever granted: a cross-site page gets no JSON request through.
+            return Reply.json(405, [{"errorCode": "METHOD_NOT_ALLOWED",
+                                     "message": "HTTP Method 'OPTIONS' not allowed."}],
+                              {"Allow": "GET, HEAD, POST, PUT, PATCH, DELETE"})
         if role == "login" and (path == "/" or path.startswith(("/browse", "/__sandbox__"))):
             return self._login_only(incoming)
         faultable = path.startswith(("/services/", "/id/"))
@@ -522,6 +564,8 @@ class Sandbox:
         access = self.oauth.authenticate(token) if token else None
         if access is None:
             return Reply.json(401, SESSION_EXPIRED, self._limit_header()), 0
+        if not self.api_enabled:  # an edition without API access: OAuth works, REST does not
+            return Reply.json(403, API_DISABLED, self._limit_header()), 0
         cost = self.rest.call_cost(incoming.method, route, incoming.body)
         if not self._spend(cost):
             return Reply.json(403, LIMIT_EXCEEDED, self._limit_header()), 0
@@ -638,12 +682,19 @@ class Sandbox:
             ("expire_sessions", "POST"): lambda _: self._done(self.oauth.expire_access_tokens),
             ("revoke_tokens", "POST"): lambda _: self._done(self.oauth.revoke_all_tokens),
             ("daily_limit", "POST"): self._set_limit_from_request,
+            ("api_access", "POST"): self._set_api_access,
             ("convertLead", "POST"): self._convert_lead,
+            ("merge", "POST"): self._merge,
+            ("picklist", "POST"): self._set_picklist,
         }
         handler = handlers.get((name, method))
         if handler is None:
             message = f"No control endpoint {method} /__sandbox__/{name}"
             return Reply.json(404, [{"errorCode": "NOT_FOUND", "message": message}])
+        if method not in ("GET", "HEAD"):
+            refused = _refuse_unless_json(incoming)
+            if refused is not None:
+                return refused
         return handler(incoming)
 
     @staticmethod
@@ -680,17 +731,63 @@ class Sandbox:
             return Reply.json(error.status, error.to_json())
         return Reply(204, b"", None)
 
+    def _set_api_access(self, incoming: Incoming) -> Reply:
+        body = self._json_body(incoming)
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+            return Reply.json(400, [{"errorCode": "INVALID_ARGUMENT",
+                                     "message": 'Expected {"enabled": true|false}'}])
+        self.api_enabled = body["enabled"]
+        return Reply(204, b"", None)
+
     def _convert_lead(self, incoming: Incoming) -> Reply:
+        return self._api_answer(lambda: self.rest.convert_lead(self._json_body(incoming)))
+
+    def _merge(self, incoming: Incoming) -> Reply:
+        return self._api_answer(lambda: self.rest.merge(self._json_body(incoming)))
+
+    def _set_picklist(self, incoming: Incoming) -> Reply:
+        return self._api_answer(lambda: self.rest.set_picklist_values(self._json_body(incoming)))
+
+    @staticmethod
+    def _api_answer(action: Callable[[], ApiResponse]) -> Reply:
         try:
-            response = self.rest.convert_lead(self._json_body(incoming))
+            response = action()
         except SfApiError as error:
             response = error_response(error)
         return Reply(response.status, response.body(), response.content_type)
 
 
+def _misdirected(incoming: Incoming) -> Reply:
+    """The answer to a request whose ``Host`` this sandbox does not serve (DNS rebinding)."""
+    message = "This sandbox does not serve the host named in the request's Host header."
+    if incoming.path.startswith("/__sandbox__"):
+        return Reply.json(421, [{"errorCode": "MISDIRECTED_REQUEST", "message": message}])
+    return Reply.html(421, browser.message_page("Misdirected request", message))
+
+
+def _refuse_unless_json(incoming: Incoming) -> Reply | None:
+    """None when a state-changing control call carries a JSON body as ``application/json``.
+
+    A cross-site page can POST ``text/plain`` or a form without asking first; a JSON content
+    type needs a CORS preflight, which the sandbox never grants."""
+    content_type = incoming.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return Reply.json(415, [{
+            "errorCode": "UNSUPPORTED_MEDIA_TYPE",
+            "message": "Control calls that change the sandbox take a JSON body sent as "
+            "Content-Type: application/json (send {} when there is nothing to say).",
+        }])
+    try:
+        json.loads(incoming.body)
+    except (ValueError, UnicodeDecodeError):
+        return Reply.json(400, [{"errorCode": "JSON_PARSER_ERROR",
+                                 "message": "The request body is not a JSON document."}])
+    return None
+
+
 def _certificate_hosts(host: str) -> tuple[str, ...]:
     names = ["127.0.0.1", "localhost"]
-    if host not in names and host not in ("0.0.0.0", "::", ""):  # noqa: S104 - only compared
+    if host not in names and host not in WILDCARD_HOSTS:
         names.insert(0, host)
     return tuple(names)
 
@@ -743,6 +840,10 @@ class SandboxHandle:
 
     def set_daily_limit(self, maximum: int) -> None:
         self.sandbox.set_daily_limit(maximum)
+
+    def set_api_enabled(self, enabled: bool) -> None:
+        """Play an org with (True) or without (False) API access, until :meth:`reset`."""
+        self.sandbox.api_enabled = enabled
 
     def reset(self) -> None:
         self.sandbox.reset()
@@ -880,8 +981,14 @@ class SandboxProcess:
         self.pid: int = process.pid
 
     def control(self, method: str, name: str, payload: Any = None) -> Any:
-        """Call ``/__sandbox__/{name}`` on the login host; returns the decoded JSON or None."""
-        data = None if payload is None else json.dumps(payload).encode()
+        """Call ``/__sandbox__/{name}`` on the login host; returns the decoded JSON or None.
+
+        Calls other than GET always carry a JSON body (``{}`` when ``payload`` is None), as the
+        control API requires of a state-changing call."""
+        if method in ("GET", "HEAD"):
+            data = None if payload is None else json.dumps(payload).encode()
+        else:
+            data = json.dumps({} if payload is None else payload).encode()
         request = urllib.request.Request(  # noqa: S310 - loopback login URL of our child
             f"{self.login_url}/__sandbox__/{name}", data=data, method=method,
             headers={"Content-Type": "application/json"},
