@@ -11,11 +11,15 @@ class WagtailSalesforceConfig(AppConfig):
     def ready(self) -> None:
         # Checks register themselves on import; importing here keeps start-up in one place.
         from django.db.models.signals import post_migrate
+        from django_q.signals import post_execute
 
         from . import checks  # noqa: F401
+        from .heartbeat import record_heartbeat
         from .tasks import ensure_schedules
 
         # Schedules are (re)registered idempotently after every migrate, on every node.
         post_migrate.connect(
             ensure_schedules, sender=self, dispatch_uid="wagtail_salesforce.ensure_schedules"
         )
+        # A cluster's monitor records when it last finished one of our tasks (health panel).
+        post_execute.connect(record_heartbeat, dispatch_uid="wagtail_salesforce.heartbeat")
