@@ -2,7 +2,7 @@
 page's blocks in order, ``check`` and ``migrate``, a real ``qcluster``, the sandbox, a form
 submitted over HTTP, and the Lead in the sandbox.
 
-The test changes the page in three ways only, listed in ``SUBSTITUTIONS``: the package comes from
+The test changes the page in two ways only (``Reader.substitutions``): the package comes from
 the wheel built from this checkout (not from PyPI), and the ports are free ones (8000, 8001 and
 8443 may be taken on a shared machine). Everything else runs as a reader would run it.
 """
@@ -36,9 +36,15 @@ class Reader:
     """Runs the page's steps as a reader at a shell would: one environment and working
     directory carried from step to step, servers left running in the background."""
 
-    def __init__(self, home: Path, venv: Path, substitutions: dict[str, str]) -> None:
+    def __init__(self, home: Path, venv: Path, wheel: Path) -> None:
         self.cwd = home
-        self.substitutions = substitutions
+        self.python = venv / "bin" / "python"
+        # The page's ports -> free ones.
+        self.ports = {"8000": free_port(), "8001": free_port(), "8443": free_port()}
+        self.substitutions = {
+            r"pip install wagtail-salesforce$": f"pip install --quiet {wheel}",
+            **{rf"\b{port}\b": str(free) for port, free in self.ports.items()},
+        }
         self.env = {
             key: value for key, value in os.environ.items()
             # pytest's own settings must not leak into the reader's shell.
@@ -54,7 +60,7 @@ class Reader:
 
     def text(self, body: str) -> str:
         for pattern, replacement in self.substitutions.items():
-            body = re.sub(pattern, replacement, body)
+            body = re.sub(pattern, replacement, body, flags=re.MULTILINE)
         return body
 
     def apply(self, step: Step) -> None:
@@ -106,15 +112,9 @@ class Reader:
 def reader(tmp_path: Path, distribution: Distribution) -> Iterator[Reader]:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    ports = {"8000": free_port(), "8001": free_port(), "8443": free_port()}
-    substitutions = {
-        r"pip install wagtail-salesforce$": f"pip install --quiet {distribution.wheel}",
-        **{rf"\b{port}\b": str(free) for port, free in ports.items()},
-    }
     home = tmp_path / "work"
     home.mkdir()
-    reader = Reader(home, venv, substitutions)
-    reader.ports = ports  # type: ignore[attr-defined]
+    reader = Reader(home, venv, distribution.wheel)
     try:
         yield reader
     finally:
@@ -156,7 +156,7 @@ def test_the_installation_page_followed_literally_delivers_a_lead(reader: Reader
 
     assert facts, "the page never started the sandbox"
     assert set(reader.background) == {"sandbox", "qcluster", "web"}
-    web_port = reader.ports["8000"]  # type: ignore[attr-defined]
+    web_port = reader.ports["8000"]
     site = f"http://127.0.0.1:{web_port}"
     wait_until(
         lambda: _answers(f"{site}/contact-us/"), timeout=60,
@@ -165,7 +165,7 @@ def test_the_installation_page_followed_literally_delivers_a_lead(reader: Reader
 
     # Settings → Sites and Settings → Salesforce, then Connect (see connect_site.py).
     connected = subprocess.run(
-        [str(Path(reader.env["VIRTUAL_ENV"]) / "bin" / "python"),
+        [str(reader.python),
          str(HERE / "connect_site.py"), SETTINGS_MODULE, str(web_port), json.dumps(facts)],
         cwd=reader.cwd, env=reader.env, capture_output=True, text=True, timeout=120, check=False,
     )
@@ -198,7 +198,7 @@ def test_the_installation_page_followed_literally_delivers_a_lead(reader: Reader
     ]
     # The cluster's heartbeat landed where the web tier's health panel reads it.
     heartbeat = subprocess.run(
-        [str(Path(reader.env["VIRTUAL_ENV"]) / "bin" / "python"), "manage.py", "shell", "-c",
+        [str(reader.python), "manage.py", "shell", "-c",
          "from wagtail_salesforce.heartbeat import last_heartbeat; print(last_heartbeat())"],
         cwd=reader.cwd, env=reader.env, capture_output=True, text=True, timeout=120, check=False,
     )
