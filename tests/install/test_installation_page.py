@@ -9,6 +9,7 @@ the wheel built from this checkout (not from PyPI), and the ports are free ones 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -102,8 +103,15 @@ class Reader:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def stop(self) -> None:
+        # SIGTERM to each server's main process, as a process manager should send it: django-q2
+        # stops its own workers (a signal to the whole group makes it wait for workers gone).
+        for process in self.background.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
         for process in reversed(self.background.values()):
-            stop_process_group(process, signal.SIGTERM, timeout=20.0)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20.0)
+            stop_process_group(process, signal.SIGTERM, timeout=5.0)  # and anything left
             if process.stdout is not None:
                 process.stdout.close()
 
@@ -155,6 +163,10 @@ def test_the_installation_page_followed_literally_delivers_a_lead(reader: Reader
             facts = json.loads(line)
 
     assert facts, "the page never started the sandbox"
+    # What the reader sees at step 7: a clean check and the YAML accepted.
+    transcript = "\n".join(reader.transcript)
+    assert "System check identified no issues (0 silenced)." in transcript
+    assert "OK: salesforce.yaml: 1 form mapping\n" in transcript
     assert set(reader.background) == {"sandbox", "qcluster", "web"}
     web_port = reader.ports["8000"]
     site = f"http://127.0.0.1:{web_port}"
