@@ -47,4 +47,4 @@ bench: $(INSTALLED)
 	$(PY) bench/config_bench.py
 
 clean:
-	rm -rf .demo .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .demo .pytest_cache .ruff_cache build dist *.egg-info
