@@ -8,6 +8,13 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint messages bench chromium clean
 
+# `make demo PORT=8100 SANDBOX_PORT=8101 SANDBOX_API_PORT=8444` when the defaults are taken;
+# DEMO_STATE is where the demo keeps its database and the sandbox's records.
+PORT ?= 8000
+SANDBOX_PORT ?= 8001
+SANDBOX_API_PORT ?= 8443
+DEMO_STATE ?= .demo
+
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -21,7 +28,8 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 demo: $(INSTALLED)
-	$(PY) example_site/demo.py
+	$(PY) example_site/demo.py --port $(PORT) --sandbox-port $(SANDBOX_PORT) \
+	  --sandbox-api-port $(SANDBOX_API_PORT) --state-dir $(DEMO_STATE)
 
 test: $(INSTALLED) chromium
 	$(PY) -m pytest
@@ -39,4 +47,4 @@ bench: $(INSTALLED)
 	$(PY) bench/config_bench.py
 
 clean:
-	rm -rf .demo .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .demo .pytest_cache .ruff_cache build dist *.egg-info

@@ -20,6 +20,8 @@ from typing import IO
 EXAMPLE_DIR = Path(__file__).resolve().parent
 REPO_DIR = EXAMPLE_DIR.parent
 STATE_DIR = REPO_DIR / ".demo"
+# setup_demo's last line; kept in step with home/management/commands/setup_demo.py.
+READY_PREFIX = "Demo content ready: "
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a local demo account, printed to the user
@@ -39,8 +41,22 @@ def _read_sandbox_facts(stdout: IO[str]) -> dict[str, object]:
     return json.loads(line)
 
 
-def _manage(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=EXAMPLE_DIR, check=True)  # noqa: S603
+def _manage(args: list[str], env: dict[str, str]) -> str:
+    """Run ``manage.py ARGS``; returns what it printed (also shown to the user)."""
+    done = subprocess.run(  # noqa: S603 - our interpreter and manage.py
+        [sys.executable, "manage.py", *args], env=env, cwd=EXAMPLE_DIR, check=True,
+        stdout=subprocess.PIPE, text=True,
+    )
+    print(done.stdout, end="", flush=True)
+    return done.stdout
+
+
+def _landing_url(setup_output: str) -> str:
+    """The landing page's URL, from ``setup_demo``'s "Demo content ready: URL" line."""
+    for line in setup_output.splitlines():
+        if line.startswith(READY_PREFIX):
+            return line.removeprefix(READY_PREFIX).strip()
+    raise RuntimeError(f"setup_demo did not say where the landing page is: {setup_output!r}")
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
@@ -59,7 +75,10 @@ def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    # `make demo PORT=8100 SANDBOX_PORT=8101 SANDBOX_API_PORT=8444` passes these.
     parser.add_argument("--port", type=int, default=8000, help="the example site's port")
     parser.add_argument("--sandbox-port", type=int, default=8001, help="sandbox login/browser port")
     parser.add_argument("--sandbox-api-port", type=int, default=8443, help="sandbox HTTPS API port")
@@ -67,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the database and the sandbox's records are kept")
     options = parser.parse_args(argv)
 
-    state_dir: Path = options.state_dir
+    state_dir: Path = options.state_dir.resolve()  # children run in example_site/
     state_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["SQLITE_PATH"] = str(state_dir / "db.sqlite3")
@@ -106,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         env["SALESFORCE_CA_FILE"] = str(facts["ca_file"])
 
         _manage(["migrate", "--noinput", "-v0"], env)
-        _manage(["setup_demo", "--username", DEMO_USERNAME, "--password", DEMO_PASSWORD,
-                 "--port", str(options.port)], env)
+        landing_url = _landing_url(_manage(
+            ["setup_demo", "--username", DEMO_USERNAME, "--password", DEMO_PASSWORD,
+             "--port", str(options.port)], env,
+        ))
 
         processes.append(("web", _start(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options.port}", "--noreload"],
@@ -120,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             "\n"
             "================ wagtail-salesforce demo ================\n"
             f"  Site:            {site}/\n"
-            f"  Landing page:    {site}/contact-us/\n"
+            f"  Landing page:    {landing_url}\n"
             f"  Wagtail admin:   {site}/admin/\n"
             f"  Admin login:     {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
             f"  Salesforce sandbox records: {facts['login_url']}/\n"

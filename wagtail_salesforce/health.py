@@ -33,6 +33,7 @@ from wagtail_salesforce import conf
 from wagtail_salesforce.config import get_config
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.heartbeat import last_heartbeat
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
 
@@ -276,13 +277,17 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
             minutes=interval * conf.get_number("HEALTH_SYNC_LATE_INTERVALS", positive=True)
         )
         if last_run is None:
-            warnings.append(
-                HealthWarning(
-                    WarningCode.SYNC_NEVER_RAN,
-                    Level.WARNING,
-                    _("Sync is configured but has never run: is a django-q2 cluster running?"),
+            # A site connected a moment ago has no run yet while a cluster is busy: ask about
+            # the cluster only when no cluster has finished any of our tasks lately.
+            heartbeat = last_heartbeat()
+            if heartbeat is None or now - heartbeat > late_after:
+                warnings.append(
+                    HealthWarning(
+                        WarningCode.SYNC_NEVER_RAN,
+                        Level.WARNING,
+                        _("Sync is configured but has never run: is a django-q2 cluster running?"),
+                    )
                 )
-            )
         elif values["last_sync_age"] > late_after:
             warnings.append(
                 HealthWarning(

@@ -5,6 +5,7 @@ from wagtail_salesforce.connection.models import (  # noqa: F401
     ConnectionStatus,
     SalesforceConnection,
 )
+from wagtail_salesforce.heartbeat import ClusterHeartbeat  # noqa: F401
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState  # noqa: F401
 from wagtail_salesforce.sync.models import (  # noqa: F401
     Lead,

@@ -21,7 +21,8 @@ class FormField(AbstractFormField):
     page = ParentalKey("LandingPage", on_delete=models.CASCADE, related_name="form_fields")
 
 
-class LandingPage(SalesforceFormMixin, AbstractEmailForm):
+# Wagtail ships no types, so django-stubs cannot see the managers AbstractEmailForm brings.
+class LandingPage(SalesforceFormMixin, AbstractEmailForm):  # type: ignore[django-manager-missing]
     """A landing page with a lead form, delivered to Salesforce by the mapping an editor picks."""
 
     intro = RichTextField(blank=True)

@@ -26,10 +26,41 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_valid_files_exit_0_and_print_nothing(capsys):
-    assert main(["validate", str(VALID / "issue-example.yaml"), str(VALID / "minimal.yaml")]) == 0
+def test_valid_files_exit_0_with_one_ok_line_per_file_saying_what_it_declares(capsys):
+    example = REPO / "example_site" / "salesforce.yaml"
+    minimal = VALID / "minimal.yaml"
+    assert main(["validate", str(example), str(minimal)]) == 0
     captured = capsys.readouterr()
-    assert (captured.out, captured.err) == ("", "")
+    assert captured.out.splitlines() == [
+        f"OK: {example}: 1 form mapping, sync with 4 fields",
+        f"OK: {minimal}: 1 form mapping",
+    ]
+    assert captured.err == ""
+
+
+def test_a_file_with_only_a_disabled_sync_says_so(capsys):
+    path = VALID / "sync-only.yaml"
+    assert main(["validate", str(path)]) == 0
+    expected = f"OK: {path}: 0 form mappings, sync with 2 fields (disabled)\n"
+    assert capsys.readouterr().out == expected
+
+
+def test_several_mappings_in_one_file_are_counted(capsys, tmp_path: Path):
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "version: 1\nforms:\n"
+        "  a: {label: A, object: Lead, fields: {LastName: {from: name}, Company: {value: X}}}\n"
+        "  b: {label: B, object: Lead, fields: {LastName: {from: name}, Company: {value: Y}}}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out == f"OK: {path}: 2 form mappings\n"
+
+
+def test_nothing_is_reported_ok_when_one_file_of_several_is_invalid(capsys):
+    invalid = INVALID / "wrong-version.yaml"
+    assert main(["validate", str(VALID / "minimal.yaml"), str(invalid)]) == 1
+    assert "OK:" not in capsys.readouterr().out
 
 
 def test_invalid_files_exit_1_listing_every_problem_of_every_file(capsys):
@@ -88,4 +119,6 @@ def test_module_runs_without_django_settings():
 def test_console_script_validates_the_example_site_config():
     script = Path(sys.executable).with_name("wagtail-salesforce")
     result = run(str(script), "validate", "example_site/salesforce.yaml")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, "OK: example_site/salesforce.yaml: 1 form mapping, sync with 4 fields\n", ""
+    )

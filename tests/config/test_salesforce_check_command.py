@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +46,6 @@ def connected_site(site: Site, salesforce_sandbox: Any, sandbox_settings: dict[s
 
 
 def run(*args: str) -> tuple[str, str]:
-    from io import StringIO
-
     out, err = StringIO(), StringIO()
     call_command("salesforce_check", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
@@ -146,3 +148,53 @@ def test_text_output_names_file_line_and_path_of_each_mismatch(
         f"{mismatched}:12: forms.landing-lead.campaign.name: there is no campaign named "
         "'Winter Gala'\n"
     )
+
+
+def test_a_site_without_a_connection_is_an_error_even_with_nothing_to_check(
+    site: Site, sandbox_settings: dict[str, Any], tmp_path: Path
+):
+    # A fresh project: the plugin installed, no mapping written, no site connected yet.
+    empty = tmp_path / "salesforce.yaml"
+    empty.write_text("version: 1\n", encoding="utf-8")
+    sandbox_settings["CONFIG_FILES"] = [str(empty)]
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("salesforce_check", stdout=out, stderr=StringIO())
+    assert raised.value.returncode == 2
+    assert str(raised.value).startswith(f"Site {site.hostname} is not connected to Salesforce:")
+    assert "Settings → Salesforce" in str(raised.value)
+    assert out.getvalue() == ""
+
+
+def test_a_connected_site_with_nothing_to_check_does_not_claim_a_fit(
+    connected_site: Site, sandbox_settings: dict[str, Any], tmp_path: Path
+):
+    empty = tmp_path / "salesforce.yaml"
+    empty.write_text("version: 1\n", encoding="utf-8")
+    sandbox_settings["CONFIG_FILES"] = [str(empty)]
+    out, err = run()
+    assert out == ""
+    assert err.strip() == "The config has no forms and no sync section: nothing to check."
+
+
+def test_the_command_exits_2_in_its_own_process_without_a_connection(
+    tmp_path: Path,
+):
+    # What a newcomer (or CI) sees: the exit status of manage.py itself.
+    database = tmp_path / "db.sqlite3"
+    env = {
+        **os.environ,
+        "SQLITE_PATH": str(database),
+        "DJANGO_SETTINGS_MODULE": "example_site.settings",
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "example_site")]),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    manage = [sys.executable, str(REPO / "example_site" / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, timeout=300)
+    result = subprocess.run(
+        [*manage, "salesforce_check"], env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "is not connected to Salesforce" in result.stderr
+    assert "fits the org" not in result.stdout

@@ -29,6 +29,17 @@ class Demo:
     later_output: list[str] = field(default_factory=list)
 
 
+def read_banner(process: subprocess.Popen[str]) -> str:
+    """The demo's output up to the end of its banner (or all of it, if it exits first)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if BANNER_END in line:
+            break
+    return "".join(lines)
+
+
 def start_demo(state_dir: Path) -> Demo:
     """Start the demo on free ports and read its output up to the end of its banner (or until
     it exits). The caller stops it; ``banner`` lacks BANNER_END if the demo failed to start."""
@@ -39,13 +50,7 @@ def start_demo(state_dir: Path) -> Demo:
          "--state-dir", str(state_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    assert process.stdout is not None
-    lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line)
-        if BANNER_END in line:
-            break
-    demo = Demo(process, port, sandbox_port, "".join(lines))
+    demo = Demo(process, port, sandbox_port, read_banner(process))
     stdout = process.stdout
     threading.Thread(target=lambda: demo.later_output.extend(stdout), daemon=True).start()
     return demo

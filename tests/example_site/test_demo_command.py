@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import requests
 
-from tests.example_site.demo_process import BANNER_END, start_demo
+from tests.example_site.demo_process import BANNER_END, REPO, free_port, read_banner, start_demo
+from tests.services import wait_until
 
 
 def _children_of(pid: int) -> set[int]:
@@ -88,3 +90,37 @@ def test_demo_serves_the_site_and_sandbox_then_ctrl_c_stops_every_process(tmp_pa
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+
+
+def test_make_demo_takes_its_ports_and_prints_the_landing_pages_real_url(tmp_path: Path) -> None:
+    port, sandbox_port, api_port = free_port(), free_port(), free_port()
+    make = subprocess.Popen(
+        # -o: the test's .venv is already installed; do not reinstall it from here.
+        ["make", "-o", ".venv/.installed", "demo", f"PORT={port}",
+         f"SANDBOX_PORT={sandbox_port}", f"SANDBOX_API_PORT={api_port}",
+         f"DEMO_STATE={tmp_path / 'state'}"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        banner = read_banner(make)
+        assert BANNER_END in banner, banner
+        landing_url = f"http://127.0.0.1:{port}/contact-us/"
+        assert f"Demo content ready: {landing_url}\n" in banner
+        assert f"  Landing page:    {landing_url}\n" in banner
+        assert "Sandbox login:   " in banner and f":{sandbox_port}" in banner
+        assert "/home-example/" not in banner
+        page = wait_until(lambda: _get(landing_url), timeout=60, message="the landing page")
+        assert page.status_code == 200 and 'name="email"' in page.text
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        assert make.wait(timeout=60) is not None
+        assert make.stdout is not None
+        make.stdout.close()
+
+
+def _get(url: str) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=5)
+    except requests.ConnectionError:
+        return None  # runserver is still binding its port

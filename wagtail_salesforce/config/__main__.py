@@ -4,7 +4,9 @@
     wagtail-salesforce validate salesforce.yaml
     wagtail-salesforce reference        # the YAML reference table, from the schema
 
-Exit status: 0 when the files are valid (together), 1 with every problem listed, 2 on bad usage.
+On success each file gets one line, ``OK: FILE: 1 form mapping, sync with 4 fields``; otherwise
+each problem gets one, ``FILE:LINE: PATH: message``. Exit status: 0 when the files are valid
+(together), 1 with every problem listed, 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -14,7 +16,31 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .loader import validate_files
+from .errors import ConfigError, ConfigIssue
+from .loader import load_config
+from .model import SalesforceConfig
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def file_summaries(config: SalesforceConfig) -> list[str]:
+    """One ``OK: FILE: ...`` line per file of a valid ``config``: what each file declares."""
+    lines = []
+    for file in config.files:
+        forms = sum(
+            1 for form in config.forms.values() if form.location and form.location.file == file
+        )
+        parts = [_plural(forms, "form mapping")]
+        sync = config.sync
+        if sync is not None and sync.location is not None and sync.location.file == file:
+            parts.append(
+                f"sync with {_plural(len(sync.fields), 'field')}"
+                + ("" if sync.enabled else " (disabled)")
+            )
+        lines.append(f"OK: {file}: {', '.join(parts)}")
+    return lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,12 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(markdown_table(), end="")
         return 0
-    issues = validate_files(args.files)
+    config: SalesforceConfig | None = None
+    issues: list[ConfigIssue] = []
+    try:
+        config = load_config(args.files)
+    except ConfigError as error:
+        issues = error.issues
     if args.format == "json":
         print(json.dumps([issue.as_dict() for issue in issues], indent=2))
     else:
         for issue in issues:
             print(issue)
+        if config is not None:
+            print("\n".join(file_summaries(config)))
         if issues:
             count = len(issues)
             print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)

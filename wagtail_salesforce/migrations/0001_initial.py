@@ -240,4 +240,17 @@ class Migration(migrations.Migration):
             model_name='syncstate',
             constraint=models.UniqueConstraint(fields=('connection', 'sobject'), name='wagtail_salesforce_syncstate_unique'),
         ),
+        migrations.CreateModel(
+            name='ClusterHeartbeat',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('cluster', models.CharField(max_length=100, unique=True, verbose_name='cluster')),
+                ('last_task_at', models.DateTimeField(verbose_name='last task finished at')),
+                ('last_task', models.CharField(max_length=255, verbose_name='last task')),
+            ],
+            options={
+                'verbose_name': 'cluster heartbeat',
+                'verbose_name_plural': 'cluster heartbeats',
+            },
+        ),
     ]

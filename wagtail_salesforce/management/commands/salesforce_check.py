@@ -2,7 +2,8 @@
 
 Validates the YAML config offline, then against the connected org's metadata: objects and fields
 exist and are writable as needed, constants fit their fields, required fields are mapped, record
-types and campaigns exist and are active. Exits non-zero when anything is wrong (for CI).
+types and campaigns exist and are active. Exit status: 0 when the config fits, 1 when the config
+has problems, 2 when the site is not connected or Salesforce cannot be asked (for CI).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils.translation import ngettext
 from wagtail_salesforce.config import ConfigError, ConfigIssue, get_config
 from wagtail_salesforce.config.errors import ERROR
 from wagtail_salesforce.config.online import ClientOrgMetadata, check_against_org
+from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import NotConnected, SalesforceError
 
 
@@ -44,14 +46,24 @@ class Command(BaseCommand):
             self._report(output_format, error.issues, site=None, stage="offline")
             raise CommandError(self._summary(error.issues), returncode=1) from None
         site = self._site(options.get("site"))
-        if not config.forms and config.sync is None:
-            self._report(output_format, [], site=site.hostname, stage="online")
-            self.stderr.write(_("The config has no forms and no sync section: nothing to check."))
-            return
-        from wagtail_salesforce.connection.credentials import client_for
-
+        # The connection first: without one there is no org to fit, whatever the config says.
         try:
             client = client_for(site)
+        except NotConnected as error:
+            raise CommandError(
+                _(
+                    "Site %(site)s is not connected to Salesforce: %(error)s Connect it in the "
+                    "Wagtail admin under Settings → Salesforce, then run this command again."
+                )
+                % {"site": site.hostname, "error": error},
+                returncode=2,
+            ) from None
+        if not config.forms and config.sync is None:
+            if output_format == "json":
+                self._report(output_format, [], site=site.hostname, stage="online")
+            self.stderr.write(_("The config has no forms and no sync section: nothing to check."))
+            return
+        try:
             issues = check_against_org(config, ClientOrgMetadata(client))
         except NotConnected as error:
             raise CommandError(

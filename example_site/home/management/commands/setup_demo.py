@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from home.demo_content import build_demo_content
 
+READY_PREFIX = "Demo content ready: "
+
 
 class Command(BaseCommand):
     help = "Create the demo's superuser, home page and landing page (idempotent)."
@@ -26,4 +28,5 @@ class Command(BaseCommand):
             user.set_password(options["password"])
             user.save()
         content = build_demo_content(port=options["port"])
-        self.stdout.write(f"Demo content ready: {content.landing.url_path}")
+        # The URL the page is served at (through its Site), not its tree path.
+        self.stdout.write(f"{READY_PREFIX}{content.landing.get_full_url()}")
