@@ -31,11 +31,13 @@ demo: $(INSTALLED)
 	$(PY) example_site/demo.py --port $(PORT) --sandbox-port $(SANDBOX_PORT) \
 	  --sandbox-api-port $(SANDBOX_API_PORT) --state-dir $(DEMO_STATE)
 
-test: $(INSTALLED) chromium
+# Lint and types first: they take seconds and fail for reasons a test run would hide.
+test: lint $(INSTALLED) chromium
 	$(PY) -m pytest
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Extract and compile the Japanese catalogue.
 messages: $(INSTALLED)

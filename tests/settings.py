@@ -20,5 +20,5 @@ Q_CLUSTER = {
     "timeout": 60,
     "retry": 120,
 }
-WAGTAIL_SALESFORCE: dict[str, object] = {}
+WAGTAIL_SALESFORCE = {}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

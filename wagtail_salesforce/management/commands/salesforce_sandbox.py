@@ -5,26 +5,24 @@ A thin wrapper over ``python -m wagtail_salesforce.sandbox`` with the same optio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+
+from wagtail_salesforce.sandbox.__main__ import add_arguments, serve
 
 
 class Command(BaseCommand):
-    help = _(
+    help = (
         "Run the local Salesforce-compatible sandbox (OAuth, REST, Bulk 2.0). Prints one JSON line "
         "with its URLs and credentials, then serves until interrupted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from wagtail_salesforce.sandbox.__main__ import add_arguments
-
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from wagtail_salesforce.sandbox.__main__ import serve
-
         status = serve(
             host=options["host"],
             port=options["port"],
@@ -33,7 +31,7 @@ class Command(BaseCommand):
             org=options["org"],
             state_dir=options["state_dir"],
             callback_urls=options["callback_urls"],
-            out=self.stdout,
+            out=cast(TextIO, self.stdout),  # an OutputWrapper: a text stream
         )
         if status != 0:
             raise CommandError(_("The sandbox could not start (see the message above)."))
