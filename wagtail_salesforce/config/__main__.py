@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from .errors import ConfigError, ConfigIssue
 from .loader import load_config
 from .model import SalesforceConfig
+from .reference import markdown_table
 
 
 def _plural(count: int, noun: str) -> str:
@@ -72,8 +73,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "reference":
-        from .reference import markdown_table
-
         print(markdown_table(), end="")
         return 0
     config: SalesforceConfig | None = None
