@@ -67,7 +67,7 @@ def test_the_wheel_carries_templates_translations_schema_and_types(
         "wagtail_salesforce/py.typed",
         "wagtail_salesforce/config/schema.json",
         "wagtail_salesforce/locale/ja/LC_MESSAGES/django.mo",
-        "wagtail_salesforce/templates/wagtail_salesforce/settings.html",
+        "wagtail_salesforce/templates/wagtail_salesforce/connection/settings.html",
         "wagtail_salesforce/sandbox/templates/login.html",
     ):
         assert name in names
