@@ -8,6 +8,7 @@ one made. Delete ``.demo/`` to start over.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -59,10 +60,17 @@ def _landing_url(setup_output: str) -> str:
     raise RuntimeError(f"setup_demo did not say where the landing page is: {setup_output!r}")
 
 
+def _say(message: str) -> None:
+    """Print a status line; a closed terminal or pipe (the parent went first) must not stop
+    the shutdown, or the children would outlive the demo."""
+    with contextlib.suppress(OSError):
+        print(message, flush=True)
+
+
 def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
     for name, process in reversed(processes):
         if process.poll() is None:
-            print(f"[demo] stopping {name}", flush=True)
+            _say(f"[demo] stopping {name}")
             os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     for _name, process in processes:
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         _stop(processes)
-        print("[demo] stopped", flush=True)
+        _say("[demo] stopped")
 
 
 if __name__ == "__main__":
