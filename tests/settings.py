@@ -21,5 +21,5 @@ Q_CLUSTER = {
     "retry": 120,
 }
 # The local sandbox serves its login pages over plain HTTP on loopback, on any port.
-WAGTAIL_SALESFORCE: dict[str, object] = {"ALLOWED_LOGIN_HOSTS": ["127.0.0.1", "localhost"]}
+WAGTAIL_SALESFORCE = {"ALLOWED_LOGIN_HOSTS": ["127.0.0.1", "localhost"]}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

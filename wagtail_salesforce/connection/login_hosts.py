@@ -58,7 +58,7 @@ def is_salesforce_login_host(hostname: str) -> bool:
     if hostname in SALESFORCE_LOGIN_HOSTS:
         return True
     match = MY_DOMAIN_PATTERN.match(hostname)
-    return bool(match) and match["partition"] in (None, *MY_DOMAIN_PARTITIONS)
+    return match is not None and match["partition"] in (None, *MY_DOMAIN_PARTITIONS)
 
 
 @dataclass(frozen=True)
