@@ -95,6 +95,7 @@ def _setup_django(config_file: Path, ca_file: str, database_file: Path | None) -
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
     settings.WAGTAIL_SALESFORCE = {
         "CA_FILE": ca_file,
+        "ALLOWED_LOGIN_HOSTS": ["127.0.0.1"],
         "CONFIG_FILES": [str(config_file)],
         "TIMEOUT": (2.0, 5.0),
     }

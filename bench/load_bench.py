@@ -349,6 +349,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             )
             sandbox = Sandbox()
             site.env["SALESFORCE_CA_FILE"] = sandbox.process.ca_file
+            site.env["SALESFORCE_ALLOWED_LOGIN_HOSTS"] = "127.0.0.1"
             setup = json.loads(
                 site.python(
                     "-m",

@@ -81,6 +81,7 @@ def child(leads: int, naive_sample: int, info: dict[str, Any]) -> dict[str, Any]
     }
     settings.WAGTAIL_SALESFORCE = {
         "CA_FILE": info["ca_file"],
+        "ALLOWED_LOGIN_HOSTS": ["127.0.0.1"],
         "CONFIG_FILES": [str(config_file)],
         "TIMEOUT": (10.0, 120.0),
         "SYNC_OVERLAP_SECONDS": OVERLAP_SECONDS,

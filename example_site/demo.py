@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 EXAMPLE_DIR = Path(__file__).resolve().parent
 REPO_DIR = EXAMPLE_DIR.parent
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         assert sandbox.stdout is not None
         facts = _read_sandbox_facts(sandbox.stdout)
         env["SALESFORCE_CA_FILE"] = str(facts["ca_file"])
+        env["SALESFORCE_ALLOWED_LOGIN_HOSTS"] = urlsplit(str(facts["login_url"])).netloc
 
         _manage(["migrate", "--noinput", "-v0"], env)
         landing_url = _landing_url(_manage(

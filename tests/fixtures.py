@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pytest
 from wagtail.models import Site
@@ -79,7 +80,11 @@ def salesforce_settings(
 ) -> dict[str, Any]:
     """``WAGTAIL_SALESFORCE`` for the test: trust the sandbox's CA, generous timeouts, and read
     ``config_file`` when the directory has a YAML config."""
-    entries: dict[str, Any] = {"CA_FILE": salesforce_sandbox.ca_file, "TIMEOUT": (5.0, 15.0)}
+    entries: dict[str, Any] = {
+        "CA_FILE": salesforce_sandbox.ca_file,
+        "TIMEOUT": (5.0, 15.0),
+        "ALLOWED_LOGIN_HOSTS": [str(urlsplit(salesforce_sandbox.login_url).hostname)],
+    }
     if config_yaml is not None:
         entries["CONFIG_FILES"] = [str(request.getfixturevalue("config_file"))]
     return entries

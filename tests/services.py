@@ -318,6 +318,8 @@ class SiteProcesses:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "SALESFORCE_CA_FILE": ca_file,
+            # Every sandbox of the tests serves its login pages on loopback.
+            "SALESFORCE_ALLOWED_LOGIN_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SETTINGS_MODULE": settings_module,
             "PYTHONPATH": os.pathsep.join([str(REPO), str(EXAMPLE_SITE)]),
             "PYTHONUNBUFFERED": "1",

@@ -20,5 +20,6 @@ Q_CLUSTER = {
     "timeout": 60,
     "retry": 120,
 }
-WAGTAIL_SALESFORCE = {}
+# The local sandbox serves its login pages over plain HTTP on loopback, on any port.
+WAGTAIL_SALESFORCE = {"ALLOWED_LOGIN_HOSTS": ["127.0.0.1", "localhost"]}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -12,6 +12,7 @@ from django.core import checks
 from . import conf
 from .config import checks as config_checks  # noqa: F401 - registers the YAML config checks
 from .config.errors import did_you_mean
+from .connection import login_hosts
 
 
 @checks.register()
@@ -41,6 +42,32 @@ def check_setting_types(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 f"{where} is a {problem.found}; expected {problem.expected}.",
                 hint="See the settings reference (docs/en/settings.md) for each key's type.",
                 id="wagtail_salesforce.E001",
+            )
+        )
+    return messages
+
+
+@checks.register()
+def check_login_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``ALLOWED_LOGIN_HOSTS`` entries that are not hosts, and a ``LOGIN_URL`` the secret may
+    not be sent to (with ``CONSUMER_SECRET`` in settings, every site uses that URL)."""
+    messages: list[checks.CheckMessage] = [
+        checks.Error(
+            f"{conf.SETTINGS_NAME}['ALLOWED_LOGIN_HOSTS'] has {entry!r}, which is not a host.",
+            hint="List hosts as 'name', 'name:port' or '*.domain' (no scheme, no path).",
+            id="wagtail_salesforce.E002",
+        )
+        for entry in login_hosts.invalid_allowed_entries()
+    ]
+    login_url = conf.get("LOGIN_URL")
+    if isinstance(login_url, str) and not login_hosts.is_allowed_login_url(login_url):
+        messages.append(
+            checks.Error(
+                f"{conf.SETTINGS_NAME}['LOGIN_URL'] is {login_url!r}, which is not an HTTPS "
+                "Salesforce login host: the consumer secret is never sent there.",
+                hint="Use https://login.salesforce.com, https://test.salesforce.com or your My "
+                f"Domain URL, or list the host in {conf.SETTINGS_NAME}['ALLOWED_LOGIN_HOSTS'].",
+                id="wagtail_salesforce.E003",
             )
         )
     return messages

@@ -50,8 +50,11 @@ SETTINGS: dict[str, Setting] = {
     # Connected-app credentials as code: when set, the admin panel shows them as managed here.
     "CONSUMER_KEY": Setting(None, str | None),
     "CONSUMER_SECRET": Setting(None, str | None),
-    # Default login URL offered for a new connection.
+    # Default login URL offered for a new connection (the one in use when CONSUMER_SECRET is set).
     "LOGIN_URL": Setting("https://login.salesforce.com", str),
+    # Hosts besides Salesforce's own a login URL may name: "host", "host:port" or "*.domain".
+    # HTTPS only, except loopback hosts (the local sandbox), which may use plain HTTP.
+    "ALLOWED_LOGIN_HOSTS": Setting([], Sequence[str]),
     # HTTP timeouts (seconds): connect, read (one number: both).
     "TIMEOUT": Setting((5.0, 30.0), tuple[float, float] | float),
     # Retries of transient failures inside one client call (bounded exponential backoff).

@@ -99,6 +99,31 @@ def register_log_actions(actions: Any) -> None:
         "wagtail_salesforce.connect", _("Connect to Salesforce"), _("Connected to Salesforce")
     )
     actions.register_action(
+        "wagtail_salesforce.settings_saved",
+        _("Save Salesforce settings"),
+        _("Salesforce settings saved"),
+    )
+    actions.register_action(
+        "wagtail_salesforce.connect_started",
+        _("Start connecting to Salesforce"),
+        _("Connecting to Salesforce started"),
+    )
+    actions.register_action(
+        "wagtail_salesforce.connect_denied",
+        _("Salesforce connection denied"),
+        _("Connecting to Salesforce was denied at Salesforce"),
+    )
+    actions.register_action(
+        "wagtail_salesforce.connect_failed",
+        _("Salesforce connection failed"),
+        _("Connecting to Salesforce failed"),
+    )
+    actions.register_action(
+        "wagtail_salesforce.test_connection",
+        _("Test the Salesforce connection"),
+        _("Salesforce connection tested"),
+    )
+    actions.register_action(
         "wagtail_salesforce.disconnect",
         _("Disconnect from Salesforce"),
         _("Disconnected from Salesforce"),

@@ -2,7 +2,8 @@
 
 SQLite and django-q2's ORM broker by default (no services needed). Set ``DATABASE_URL``
 (``postgres://user:pass@host:port/name``) and ``REDIS_URL`` (``redis://host:port/db``) to run on
-PostgreSQL and Redis instead. ``SALESFORCE_CA_FILE`` names the CA bundle to trust (the sandbox's).
+PostgreSQL and Redis instead. ``SALESFORCE_CA_FILE`` names the CA bundle to trust (the sandbox's);
+``SALESFORCE_ALLOWED_LOGIN_HOSTS`` (comma-separated) the login hosts allowed besides Salesforce's.
 """
 
 from __future__ import annotations
@@ -141,6 +142,10 @@ WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.
 
 WAGTAIL_SALESFORCE = {
     "CA_FILE": os.environ.get("SALESFORCE_CA_FILE") or None,
+    # Login hosts besides Salesforce's, comma-separated (the demo lists the local sandbox's).
+    "ALLOWED_LOGIN_HOSTS": [
+        host for host in os.environ.get("SALESFORCE_ALLOWED_LOGIN_HOSTS", "").split(",") if host
+    ],
     "CONFIG_FILES": [str(BASE_DIR / "salesforce.yaml")],
 }
 

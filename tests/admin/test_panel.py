@@ -347,7 +347,9 @@ def test_changing_the_consumer_key_disconnects(
     )
     assert "disconnected" in _messages(response)
     stored = SalesforceConnection.objects.get(pk=connected.pk)
-    assert stored.status == ConnectionStatus.NOT_CONNECTED
+    # Issue 12: the stored secret does not follow a new consumer key, so it must be entered again.
+    assert stored.status == ConnectionStatus.NOT_CONFIGURED
+    assert not stored.consumer_secret_encrypted
     assert not stored.refresh_token_encrypted
 
 

@@ -43,6 +43,7 @@ def test_processes_refreshing_at_once_share_one_refresh(
         **os.environ,
         "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
         "SALESFORCE_CA_FILE": salesforce_sandbox.ca_file,
+        "SALESFORCE_ALLOWED_LOGIN_HOSTS": "127.0.0.1",
         "DJANGO_SETTINGS_MODULE": "example_site.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

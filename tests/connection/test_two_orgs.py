@@ -31,7 +31,7 @@ def test_two_sites_use_two_orgs_independently(
 ) -> None:
     bundle = tmp_path / "both-orgs-ca.pem"
     bundle.write_text(Path(sandbox.ca_file).read_text() + Path(second_org.ca_file).read_text())
-    settings.WAGTAIL_SALESFORCE = {"CA_FILE": str(bundle)}
+    settings.WAGTAIL_SALESFORCE = {**settings.WAGTAIL_SALESFORCE, "CA_FILE": str(bundle)}
     other_site = Site.objects.create(hostname="127.0.0.1", port=8001, root_page=site.root_page)
     first = connect_site(
         configure_site(site, sandbox, client_id="org-one-app", client_secret="one"), sandbox

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -33,7 +34,10 @@ def live_site(live_server: Any) -> Site:
 
 @pytest.fixture
 def sandbox_app(salesforce_sandbox: Any, settings: Any, live_server: Any) -> Any:
-    settings.WAGTAIL_SALESFORCE = {"CA_FILE": salesforce_sandbox.ca_file}
+    settings.WAGTAIL_SALESFORCE = {
+        "CA_FILE": salesforce_sandbox.ca_file,
+        "ALLOWED_LOGIN_HOSTS": [urlsplit(salesforce_sandbox.login_url).netloc],
+    }
     salesforce_sandbox.add_connected_app(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -186,3 +190,59 @@ def test_connect_in_japanese_shows_renkeichuu(
     page.click("#oaapprove")
     page.wait_for_selector("[data-status=connected]")
     assert page.inner_text("[data-status]") == "連携中"
+
+
+SECOND_ORG_ID = "00D000000000002AAA"
+
+
+def test_changed_login_url_asks_for_the_secret_again(
+    admin_page: Any,
+    live_server: Any,
+    sandbox_app: Any,
+    salesforce_sandbox_factory: Any,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    """A Salesforce admin points the site at another org's login URL: the stored secret is
+    cleared (it never follows a new host), Connect is gone until it is entered again."""
+    second_org = salesforce_sandbox_factory({"org": {"id": SECOND_ORG_ID, "name": "Second Org"}})
+    second_org.add_connected_app(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        callback_urls=[live_server.url + CALLBACK_PATH],
+    )
+    bundle = tmp_path / "both-cas.pem"
+    bundle.write_text(Path(sandbox_app.ca_file).read_text() + Path(second_org.ca_file).read_text())
+    settings.WAGTAIL_SALESFORCE = {
+        "CA_FILE": str(bundle),
+        "ALLOWED_LOGIN_HOSTS": [
+            urlsplit(sandbox_app.login_url).netloc,
+            urlsplit(second_org.login_url).netloc,
+        ],
+    }
+    page = admin_page
+    _fill_settings(page, live_server, sandbox_app, CLIENT_SECRET)
+    page.click("#salesforce-connect")
+    _sandbox_login(page, sandbox_app)
+    page.click("#oaapprove")
+    page.wait_for_selector("[data-status=connected]")
+
+    page.fill("#id_login_url", second_org.login_url)
+    page.click("#salesforce-save")
+    page.wait_for_selector("text=Enter the consumer secret again and save before clicking Connect")
+    assert _status(page) == ConnectionStatus.NOT_CONFIGURED
+    assert page.get_attribute("[data-secret-state]", "data-secret-state") == "unset"
+    assert page.locator("#salesforce-connect").count() == 0
+    assert "Changing the login URL or the consumer key clears it" in page.inner_text(
+        "#salesforce-settings-form"
+    )
+
+    page.fill("#id_consumer_secret", CLIENT_SECRET)
+    page.click("#salesforce-save")
+    page.wait_for_selector("text=Salesforce settings saved.")
+    page.click("#salesforce-connect")
+    page.wait_for_url(second_org.login_url + "/**")
+    _sandbox_login(page, second_org)
+    page.click("#oaapprove")
+    page.wait_for_selector("[data-status=connected]")
+    assert page.inner_text("[data-fact=org]") == SECOND_ORG_ID

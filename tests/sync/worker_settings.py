@@ -31,4 +31,5 @@ Q_CLUSTER = {
     "max_attempts": 1,
 }
 WAGTAIL_SALESFORCE = json.loads(os.environ["SYNC_TEST_WAGTAIL_SALESFORCE"])
+WAGTAIL_SALESFORCE.setdefault("ALLOWED_LOGIN_HOSTS", ["127.0.0.1"])  # the loopback sandbox
 WAGTAIL_SALESFORCE["TIMEOUT"] = tuple(WAGTAIL_SALESFORCE.get("TIMEOUT", (5.0, 30.0)))

@@ -7,7 +7,9 @@ network and TLS failures map to the same exceptions as the REST API's. Errors co
 :class:`~wagtail_salesforce.exceptions.OAuthError` (``error`` / ``error_description`` from
 Salesforce), :class:`~wagtail_salesforce.exceptions.NetworkError` or
 :class:`~wagtail_salesforce.exceptions.TLSVerificationFailed`; none of their messages carries a
-secret. OAuth requests are not retried here: refreshing is coordinated by the connection.
+secret. A login URL whose host is not allowed (:mod:`.login_hosts`) raises
+:class:`~.login_hosts.LoginHostNotAllowed` (an ``OAuthError``) before anything is sent. OAuth
+requests are not retried here: refreshing is coordinated by the connection.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import requests
 
 from wagtail_salesforce.client.transport import configured_session, failure_from_transport
 from wagtail_salesforce.exceptions import OAuthError
+
+from .login_hosts import require_allowed_login_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ def code_challenge(verifier: str) -> str:
 
 
 def _endpoint(login_url: str, path: str) -> str:
+    # Every OAuth request (and the browser's authorize redirect) is built here: checking the host
+    # here keeps the secret and tokens from a login URL that was edited past the panel's form.
+    require_allowed_login_url(login_url)
     return login_url.rstrip("/") + path
 
 

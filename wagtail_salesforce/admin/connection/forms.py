@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from wagtail_salesforce import conf
+from wagtail_salesforce.connection.login_hosts import is_allowed_login_url, is_loopback_host
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
 SANDBOX_LOGIN_URL = "https://test.salesforce.com"
-
-
-def is_loopback_host(hostname: str | None) -> bool:
-    """localhost, 127.0.0.0/8 and ::1: where plain HTTP is acceptable for development."""
-    if not hostname:
-        return False
-    if hostname == "localhost" or hostname.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_needs_https_warning(url: str) -> bool:
@@ -34,7 +23,9 @@ def url_needs_https_warning(url: str) -> bool:
 
 
 class ConnectionSettingsForm(forms.ModelForm):
-    """Edit one connection. The consumer secret is write-only: blank keeps the stored one.
+    """Edit one connection. The consumer secret is write-only: blank keeps the stored one,
+    unless the login URL or consumer key changes: the secret never follows a new host or app, so
+    it is cleared then (with the tokens) and must be entered again.
 
     Saving the credentials is what turns Salesforce on; the model's ``enabled`` flag is shown
     as the opposite, a plain "Pause" box, so there is no second switch to find.
@@ -63,7 +54,10 @@ class ConnectionSettingsForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current one."),
+        help_text=_(
+            "Stored encrypted and never shown again. Leave empty to keep the current one. "
+            "Changing the login URL or the consumer key clears it: enter it again then."
+        ),
     )
 
     class Meta:
@@ -100,6 +94,14 @@ class ConnectionSettingsForm(forms.ModelForm):
             field = self.fields["consumer_secret"]
             field.disabled = True
             field.help_text = _("Managed by settings (WAGTAIL_SALESFORCE['CONSUMER_SECRET']).")
+            # A secret from settings goes only where settings say: the login URL is theirs too.
+            field = self.fields["login_url"]
+            field.disabled = True
+            field.initial = self.initial["login_url"] = conf.get("LOGIN_URL")
+            field.help_text = _(
+                "Managed by settings (WAGTAIL_SALESFORCE['LOGIN_URL']), because the consumer "
+                "secret is."
+            )
 
     def clean_login_url(self) -> str:
         value = (self.cleaned_data.get("login_url") or "").strip()
@@ -115,6 +117,17 @@ class ConnectionSettingsForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("Enter only the scheme and host, e.g. https://mycompany.my.salesforce.com.")
             )
+        if not is_allowed_login_url(value):
+            raise forms.ValidationError(
+                _(
+                    "%(host)s is not a Salesforce login host. Use https://login.salesforce.com, "
+                    "https://test.salesforce.com or your My Domain URL "
+                    "(https://NAME.my.salesforce.com); other hosts must be listed in "
+                    "WAGTAIL_SALESFORCE['ALLOWED_LOGIN_HOSTS']."
+                ),
+                params={"host": parts.netloc},
+                code="login_host_not_allowed",
+            )
         return f"{parts.scheme}://{parts.netloc}"
 
     def clean_consumer_key(self) -> str:
@@ -122,6 +135,21 @@ class ConnectionSettingsForm(forms.ModelForm):
             # Keep whatever the panel stored; settings win at use time.
             return self.instance.consumer_key
         return (self.cleaned_data.get("consumer_key") or "").strip()
+
+    def target_changed(self) -> bool:
+        """The login URL or the panel's consumer key differs from the stored one.
+
+        The stored secret belongs to that host and app: it must not follow a change.
+        """
+        if self.instance._state.adding:
+            return False
+        stored = SalesforceConnection.objects.filter(pk=self.instance.pk).first()
+        if stored is None:
+            return False
+        return bool(
+            stored.login_url != self.cleaned_data.get("login_url", stored.login_url)
+            or stored.consumer_key != self.cleaned_data.get("consumer_key", stored.consumer_key)
+        )
 
     def has_credentials(self) -> bool:
         """The stored (or settings') consumer key and secret are both present."""
@@ -144,9 +172,17 @@ class ConnectionSettingsForm(forms.ModelForm):
                 self.add_error("consumer_secret", _("Enter the connected app's consumer secret."))
         return cleaned
 
+    def secret_was_cleared(self) -> bool:
+        """Saving drops the stored secret: the target changed and no new secret was entered."""
+        return bool(
+            not self.secret_from_settings
+            and self.target_changed()
+            and not self.cleaned_data.get("consumer_secret")
+        )
+
     def connection_changed(self) -> bool:
         """A new consumer key or login URL makes the stored tokens meaningless."""
-        return bool({"consumer_key", "login_url"} & set(self.changed_data))
+        return self.target_changed()
 
     # Columns this form owns. Tokens are written by refreshes in other processes meanwhile, so a
     # settings save must not write back the token columns it loaded.
@@ -165,6 +201,8 @@ class ConnectionSettingsForm(forms.ModelForm):
         connection: SalesforceConnection = super().save(commit=False)
         connection.enabled = not self.cleaned_data.get("paused")
         new_secret = self.cleaned_data.get("consumer_secret")
+        if self.secret_was_cleared():
+            connection.consumer_secret_encrypted = ""
         if new_secret and not self.secret_from_settings:
             connection.consumer_secret = new_secret
             if connection.status == ConnectionStatus.ERROR and connection.has_tokens:

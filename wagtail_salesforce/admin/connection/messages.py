@@ -68,6 +68,12 @@ def explain_oauth_error(error: str, description: str, connection: SalesforceConn
             "The token answer's signature did not match the consumer secret. Check the consumer "
             "secret and the login URL, then click Connect."
         )
+    elif error == "login_host_not_allowed":
+        return _(
+            "The login URL %(login)s is not a Salesforce login host, so the consumer secret is "
+            "not sent there. Use https://login.salesforce.com, https://test.salesforce.com or "
+            "your My Domain URL, or list the host in WAGTAIL_SALESFORCE['ALLOWED_LOGIN_HOSTS']."
+        ) % {"login": login}
     elif error == "no_code":
         message = _(
             "Salesforce sent the browser back without an authorization code. If Salesforce showed "

@@ -93,10 +93,12 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
         form = ConnectionSettingsForm(request.POST, instance=connection)
         if form.is_valid():
             reset_tokens = bool(form.connection_changed() and stored and stored.has_tokens)
+            secret_cleared = form.secret_was_cleared()
             if reset_tokens and stored is not None:
-                # Tokens belong to the old app/org: revoke them there, then forget them.
+                # Tokens belong to the old app/org: revoke them there (the revoke call carries
+                # the token, never the consumer secret), then forget them.
                 revoked = service.disconnect(stored)
-                log(instance=stored, action="wagtail_salesforce.disconnect")
+                log(instance=stored, action="wagtail_salesforce.disconnect", user=request.user)
                 connection.forget_tokens()
                 messages.warning(
                     request,
@@ -108,8 +110,17 @@ def settings_edit(request: HttpRequest, site_id: int) -> HttpResponse:
                 )
                 if not revoked:
                     messages.warning(request, _revoke_failed_message())
-            form.save(reset_tokens=reset_tokens)
+            connection = form.save(reset_tokens=reset_tokens)
+            log(
+                instance=connection,
+                action="wagtail_salesforce.settings_saved",
+                user=request.user,
+                # Names only: a secret's value never enters the audit log.
+                data={"changed": sorted(form.changed_data), "secret_cleared": secret_cleared},
+            )
             messages.success(request, _("Salesforce settings saved."))
+            if secret_cleared:
+                messages.warning(request, _secret_cleared_message())
             return redirect(_edit_url(site.pk))
         messages.error(request, _("The settings could not be saved. Please correct the errors."))
     else:
@@ -163,6 +174,14 @@ def _panel_context(
     }
 
 
+def _secret_cleared_message() -> str:
+    return _(
+        "The login URL or consumer key changed, so the stored consumer secret was cleared: it is "
+        "never sent to another host or app. Enter the consumer secret again and save before "
+        "clicking Connect."
+    )
+
+
 def _revoke_failed_message() -> str:
     return _(
         "Salesforce could not be reached to revoke the old token. The tokens were forgotten "
@@ -177,18 +196,40 @@ def connect(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
     connection = SalesforceConnection.objects.filter(site=site).select_related("site").first()
     if connection is None or not connection.is_configured:
-        messages.error(
-            request,
-            _("Save the consumer key and secret first (and untick “Pause”, if ticked)."),
-        )
+        if connection is not None and connection.effective_consumer_key and connection.enabled:
+            messages.error(request, _secret_cleared_message())
+        else:
+            messages.error(
+                request,
+                _("Save the consumer key and secret first (and untick “Pause”, if ticked)."),
+            )
         return redirect(_edit_url(site.pk))
     try:
         connection.effective_consumer_secret  # noqa: B018 - decrypts, or tells the user why not
-    except SecretUnreadable as unreadable:
-        messages.error(request, explain_exception(unreadable, connection))
+        authorize_url = service.start_authorization(request.session, connection)
+    except (SecretUnreadable, OAuthError) as refused:
+        log(
+            instance=connection,
+            action="wagtail_salesforce.connect_failed",
+            user=request.user,
+            data={"reason": _failure_reason(refused)},
+        )
+        messages.error(request, explain_exception(refused, connection))
         return redirect(_edit_url(site.pk))
-    authorize_url = service.start_authorization(request.session, connection)
+    log(
+        instance=connection,
+        action="wagtail_salesforce.connect_started",
+        user=request.user,
+        data={"login_host": urlsplit(connection.login_url).netloc},
+    )
     return HttpResponseRedirect(authorize_url)
+
+
+def _failure_reason(failure: Exception) -> str:
+    """A short, secret-free name of why connecting failed, for the audit log."""
+    if isinstance(failure, OAuthError):
+        return failure.error
+    return type(failure).__name__
 
 
 @require_GET
@@ -217,10 +258,23 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     if error:
         description = request.GET.get("error_description", "")
         logger.info("Salesforce authorization for site %s ended with %s", connection.site_id, error)
+        denied = error in ("access_denied", "access-denied")
+        log(
+            instance=connection,
+            action=f"wagtail_salesforce.{'connect_denied' if denied else 'connect_failed'}",
+            user=request.user,
+            data={"reason": error[:100]},
+        )
         messages.error(request, explain_oauth_error(error, description, connection))
         return back
     code = request.GET.get("code")
     if not code:
+        log(
+            instance=connection,
+            action="wagtail_salesforce.connect_failed",
+            user=request.user,
+            data={"reason": "no_code"},
+        )
         messages.error(request, explain_oauth_error("no_code", "", connection))
         return back
     try:
@@ -229,6 +283,12 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     except (OAuthError, NetworkError, TLSVerificationFailed, SecretUnreadable) as failure:
         logger.warning("Connecting site %s to Salesforce failed: %s", connection.site_id, failure)
+        log(
+            instance=connection,
+            action="wagtail_salesforce.connect_failed",
+            user=request.user,
+            data={"reason": _failure_reason(failure)},
+        )
         messages.error(request, explain_exception(failure, connection))
         return back
     log(
@@ -252,17 +312,18 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @manage_permission_required
 def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
+    connection = SalesforceConnection.objects.filter(site=site).first()
     try:
         limits = client_for(site).limits()
-    except ReauthorizationRequired:
-        messages.error(request, _("Salesforce needs you to authorise again: click Connect."))
-        return redirect(_edit_url(site.pk))
-    except NotConnected as error:
-        messages.error(request, _("Not connected: %(reason)s") % {"reason": error})
-        return redirect(_edit_url(site.pk))
     except SalesforceError as error:
-        logger.warning("Test connection for site %s failed: %s", site.pk, error)
-        messages.error(request, _("The test call failed: %(error)s") % {"error": error})
+        _log_test(request, connection or site, ok=False, reason=type(error).__name__)
+        if isinstance(error, ReauthorizationRequired):
+            messages.error(request, _("Salesforce needs you to authorise again: click Connect."))
+        elif isinstance(error, NotConnected):
+            messages.error(request, _("Not connected: %(reason)s") % {"reason": error})
+        else:
+            logger.warning("Test connection for site %s failed: %s", site.pk, error)
+            messages.error(request, _("The test call failed: %(error)s") % {"error": error})
         return redirect(_edit_url(site.pk))
     daily = limits.get("DailyApiRequests") or {}
     maximum = int(daily.get("Max", 0))
@@ -270,6 +331,7 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
     SalesforceConnection.objects.filter(site=site).update(
         org_api_requests_used=maximum - remaining, org_api_requests_max=maximum
     )
+    _log_test(request, connection or site, ok=True)
     messages.success(
         request,
         _(
@@ -279,6 +341,18 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
         % {"used": maximum - remaining, "remaining": remaining, "max": maximum},
     )
     return redirect(_edit_url(site.pk))
+
+
+def _log_test(
+    request: HttpRequest, subject: SalesforceConnection | Site, *, ok: bool, reason: str = ""
+) -> None:
+    """Audit a Test connection on the connection (or the Site, when it has none yet)."""
+    log(
+        instance=subject,
+        action="wagtail_salesforce.test_connection",
+        user=request.user,
+        data={"ok": ok, **({"reason": reason} if reason else {})},
+    )
 
 
 @require_http_methods(["GET", "POST"])
