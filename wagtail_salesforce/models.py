@@ -14,3 +14,4 @@ from wagtail_salesforce.sync.models import (  # noqa: F401
     SyncRun,
     SyncState,
 )
+from wagtail_salesforce.config.metadata import CachedDescribe  # noqa: F401

@@ -22,6 +22,22 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name='CachedDescribe',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sobject', models.CharField(max_length=80, verbose_name='Salesforce object')),
+                ('describe', models.JSONField(verbose_name='describe')),
+                ('fetched_at', models.DateTimeField(verbose_name='read at')),
+                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtailcore.site', verbose_name='site')),
+            ],
+            options={
+                'verbose_name': 'cached describe',
+                'verbose_name_plural': 'cached describes',
+                'default_permissions': (),
+                'constraints': [models.UniqueConstraint(fields=('site', 'sobject'), name='wsf_describe_site_sobject')],
+            },
+        ),
+        migrations.CreateModel(
             name='Lead',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
