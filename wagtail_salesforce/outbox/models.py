@@ -35,7 +35,7 @@ class HeldReason(models.TextChoices):
 
     HONEYPOT = "honeypot", _("The hidden honeypot field was filled in")
     TOO_FAST = "too_fast", _("Sent back faster than a person fills in the form")
-    TOKEN_INVALID = "token_invalid", _("The form's timing token was missing or tampered with")
+    TOKEN_INVALID = "token_invalid", _("The form's timing token was tampered with")
     RATE_LIMITED = "rate_limited", _("Too many submissions from the same client")
     DUPLICATE = "duplicate", _("The same values were submitted a moment before")
     VERIFICATION_FAILED = "verification_failed", _("The verification challenge was not passed")
