@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import translation
 from wagtail.models import Site
 
 from tests.outbox.conftest import landing_page, leads_with_email, write_config
@@ -85,8 +84,12 @@ def test_an_email_salesforce_refuses_is_refused_at_the_form(
 
 @pytest.mark.parametrize(("language", "message"), [("en", "required"), ("ja", "必須")])
 def test_a_field_salesforce_requires_is_required_at_the_form(
-    site: Site, connection: SalesforceConnection, sandbox: Any, config_file: Any,
-    language: str, message: str,
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    config_file: Any,
+    language: str,
+    message: str,
 ) -> None:
     write_config(config_file, CHOICES_YAML)
     refresh_all_sites()

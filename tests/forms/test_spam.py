@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from django.core.cache import caches
 from django.core import signing
+from django.core.cache import caches
 from django.test import Client
 from wagtail.contrib.forms.models import FormSubmission
 from wagtail.models import Site
@@ -73,8 +73,13 @@ def test_an_ordinary_visitor_is_queued(
     ],
 )
 def test_a_bot_is_stored_and_held_with_the_reason(
-    site: Site, connection: SalesforceConnection, sandbox: Any, defended: None,
-    data: dict[str, str], reason: str, django_capture_on_commit_callbacks: Any,
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    defended: None,
+    data: dict[str, str],
+    reason: str,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     page = landing_page(site)
     calls = len(sandbox.calls)
@@ -106,7 +111,10 @@ def test_the_same_values_twice_are_delivered_once(
 
 
 def test_a_held_entry_released_is_delivered(
-    site: Site, connection: SalesforceConnection, sandbox: Any, defended: None,
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    defended: None,
 ) -> None:
     from wagtail_salesforce.outbox.delivery import deliver_entry
 
@@ -133,7 +141,10 @@ def test_the_client_address_follows_x_forwarded_for_only_through_trusted_proxies
 
 
 def test_a_flood_from_one_client_is_stored_and_mostly_held(
-    site: Site, connection: SalesforceConnection, sandbox: Any, defended: None,
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    defended: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     page = landing_page(site)

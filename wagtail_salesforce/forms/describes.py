@@ -27,7 +27,9 @@ def refresh_all_sites() -> dict[int, list[str]]:
     for site_id in SalesforceConnection.objects.values_list("site_id", flat=True):
         try:
             client = client_for(site_id)
-            refreshed[site_id] = refresh_describes(site_id, config, ClientOrgMetadata(client).describe)
+            refreshed[site_id] = refresh_describes(
+                site_id, config, ClientOrgMetadata(client).describe
+            )
         except SalesforceError as error:
             logger.warning("Describes for site %s not refreshed: %s", site_id, error)
     return refreshed

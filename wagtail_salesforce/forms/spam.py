@@ -28,7 +28,7 @@ from wagtail_salesforce.config import FormMapping
 
 logger = logging.getLogger(__name__)
 
-FILL_TOKEN_FIELD = "salesforce_form_started"
+FILL_TOKEN_FIELD = "salesforce_form_started"  # noqa: S105 - a field name
 
 
 class HeldReason:
@@ -36,11 +36,12 @@ class HeldReason:
 
     HONEYPOT = "honeypot"
     TOO_FAST = "too_fast"
-    TOKEN_INVALID = "token_invalid"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - a reason code
     RATE_LIMITED = "rate_limited"
     DUPLICATE = "duplicate"
 
-_FILL_TOKEN_SALT = "wagtail_salesforce.forms.fill_time"
+
+_FILL_TOKEN_SALT = "wagtail_salesforce.forms.fill_time"  # noqa: S105 - a signing salt
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ class HoneypotInput(forms.TextInput):
 def add_spam_fields(form: forms.Form, page_id: int) -> None:
     """Give ``form`` the honeypot and the signed fill-time token (an unbound form gets a fresh
     token; a bound one reads the posted value)."""
-    form.fields[honeypot_name()] = forms.CharField(
-        required=False, label="", widget=HoneypotInput()
-    )
+    form.fields[honeypot_name()] = forms.CharField(required=False, label="", widget=HoneypotInput())
     form.fields[FILL_TOKEN_FIELD] = forms.CharField(
         required=False,
         widget=forms.HiddenInput(),
