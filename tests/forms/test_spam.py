@@ -10,6 +10,7 @@ import pytest
 from django.core import signing
 from django.core.cache import caches
 from django.test import Client
+from django.urls import reverse
 from wagtail.contrib.forms.models import FormSubmission
 from wagtail.models import Site
 
@@ -160,3 +161,31 @@ def test_a_flood_from_one_client_is_stored_and_mostly_held(
     held = OutboxEntry.objects.filter(state=OutboxState.HELD).count()
     assert queued == 20 and held == 180
     assert len(sandbox.calls) == calls  # no API call during the posts
+
+
+def test_an_editor_finds_held_spam_with_why_and_delivers_it_anyway(
+    site: Site,
+    connection: SalesforceConnection,
+    sandbox: Any,
+    defended: None,
+    django_user_model: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    page = landing_page(site)
+    post(page, contact_homepage="http://spam.example")
+    entry = OutboxEntry.objects.get()
+    admin = Client()
+    admin.force_login(
+        django_user_model.objects.create_superuser("admin", "admin@example.com", "pw")
+    )
+    listing = admin.get(reverse("wagtail_salesforce:outbox") + "?state=held").content.decode()
+    assert "Held as spam" in listing and "honeypot field was filled in" in listing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            reverse("wagtail_salesforce:outbox_deliver_held"), {"entry": entry.pk}
+        )
+
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.state == OutboxState.DELIVERED
