@@ -11,7 +11,7 @@ from wagtail.models import Site
 
 from tests.outbox.conftest import landing_page, leads_with_email, write_config
 from wagtail_salesforce.config import get_config
-from wagtail_salesforce.config.metadata import CachedDescribe, cached_describe
+from wagtail_salesforce.config.metadata import CachedDescribe, cached_describe, store_describes
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.forms.describes import refresh_all_sites
 from wagtail_salesforce.outbox.models import OutboxEntry
@@ -135,3 +135,31 @@ def test_a_mapping_may_opt_a_field_out_of_normalising(
     )
     mapping = get_config().forms["lead-full"]
     assert not mapping.fields["Email"].normalise  # type: ignore[union-attr]
+
+
+def test_choices_come_from_the_org_and_follow_its_changes(
+    site: Site, connection: SalesforceConnection, sandbox: Any, config_file: Any
+) -> None:
+    from home.models import FormField
+
+    write_config(config_file, CHOICES_YAML)
+    refresh_all_sites()
+    page = landing_page(site)
+    FormField.objects.create(page=page, label="Industry", field_type="dropdown", choices="")
+    html = Client().get(page.url).content.decode()
+    assert 'value="Technology"' in html
+
+    # The sandbox cannot change an org's picklist values yet: the refresh's write is played
+    # directly (the describe the org would answer after an admin renamed the values).
+    describe = cached_describe(site.pk, "Lead")
+    assert describe is not None
+    for field in describe["fields"]:
+        if field["name"] == "Industry":
+            field["picklistValues"] = [
+                {"value": "Robotics", "label": "Robotics & AI", "active": True},
+                {"value": "Retired", "label": "Retired", "active": False},
+            ]
+    store_describes(site.pk, {"Lead": describe})
+    html = Client().get(page.url).content.decode()
+    assert 'value="Robotics"' in html and "Robotics &amp; AI" in html
+    assert 'value="Technology"' not in html and 'value="Retired"' not in html
