@@ -10,6 +10,7 @@ from django.core import checks
 from . import conf
 from .config import checks as config_checks  # noqa: F401 - registers the YAML config checks
 from .config.errors import did_you_mean
+from .forms import checks as forms_checks  # noqa: F401 - registers the proxy checks
 
 
 @checks.register()

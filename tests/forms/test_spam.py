@@ -189,3 +189,13 @@ def test_an_editor_finds_held_spam_with_why_and_delivers_it_anyway(
     assert response.status_code == 302
     entry.refresh_from_db()
     assert entry.state == OutboxState.DELIVERED
+
+
+def test_a_proxy_set_up_without_trusted_proxies_is_reported(settings: Any) -> None:
+    from wagtail_salesforce.forms.checks import check_trusted_proxies
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.WAGTAIL_SALESFORCE = {}
+    assert [m.id for m in check_trusted_proxies()] == ["wagtail_salesforce.W201"]
+    settings.WAGTAIL_SALESFORCE = {"TRUSTED_PROXIES": ["10.0.0.0/8", "proxy.local"]}
+    assert [m.id for m in check_trusted_proxies()] == ["wagtail_salesforce.E201"]

@@ -8,6 +8,7 @@ delivered only when an editor says so, so a false positive loses nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -128,6 +129,15 @@ def _is_trusted(address: str, networks: list[Any]) -> bool:
     return any(ip in network for network in networks)
 
 
+@functools.cache
+def _warn_untrusted_forwarding() -> None:
+    """Once per process: the header is there but no proxy is trusted (see the W201 check)."""
+    logger.warning(
+        "Requests carry X-Forwarded-For but WAGTAIL_SALESFORCE['TRUSTED_PROXIES'] is empty: "
+        "the form's rate limit counts by REMOTE_ADDR, which may be the proxy's."
+    )
+
+
 def client_address(request: HttpRequest) -> str:
     """The visitor's address: ``REMOTE_ADDR``, or, when that is a trusted proxy, the last
     address in ``X-Forwarded-For`` that is not itself a trusted proxy (the ones before it are
@@ -135,6 +145,8 @@ def client_address(request: HttpRequest) -> str:
     remote = str(request.META.get("REMOTE_ADDR") or "")
     forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
     networks = _trusted_networks()
+    if forwarded and not networks:
+        _warn_untrusted_forwarding()
     if not forwarded or not _is_trusted(remote, networks):
         return remote
     for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
