@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel
@@ -15,9 +16,11 @@ from wagtail_salesforce.config import ConfigError, FormMapping, get_config
 from wagtail_salesforce.config.metadata import cached_describe
 from wagtail_salesforce.core.signals import submission_received
 
-from . import spam
+from . import spam, verification
 from .constraints import FieldRules, apply_rules, normalise_text, rules_for
 from .mapping_field import MappingSelect, validate_mapping_key
+
+VERIFICATION_FIELD = "salesforce_verification"
 
 
 class SalesforceFormMixin(models.Model):
@@ -97,6 +100,14 @@ class SalesforceFormMixin(models.Model):
         if self.salesforce_mapping:
             apply_rules(form, rules)
             spam.add_spam_fields(form, int(self.pk))
+            backend = verification.configured_backend()
+            if (
+                backend is not None
+                and spam.SpamLimits.for_mapping(self.salesforce_form_mapping()).verification
+            ):
+                form.fields[VERIFICATION_FIELD] = forms.CharField(
+                    required=False, label="", widget=backend.widget()
+                )
         return form
 
     def salesforce_held_reason(self, form: Any) -> str:
@@ -115,6 +126,14 @@ class SalesforceFormMixin(models.Model):
         if spam.is_duplicate(self.salesforce_mapping, visible, limits):
             return spam.HeldReason.DUPLICATE
         client = spam.client_address(request) if request is not None else ""
+        backend = verification.configured_backend() if limits.verification else None
+        if backend is not None:
+            token = str(request.POST.get(backend.response_field, "")) if request else ""
+            try:
+                if not backend.verify(token, client):
+                    return spam.HeldReason.VERIFICATION_FAILED
+            except verification.VerificationUnavailable:
+                return spam.HeldReason.VERIFICATION_UNAVAILABLE
         if spam.over_rate_limit(client, self.salesforce_mapping, limits):
             return spam.HeldReason.RATE_LIMITED
         return ""
@@ -126,7 +145,7 @@ class SalesforceFormMixin(models.Model):
         held_reason = ""
         if self.salesforce_mapping and hasattr(form, "cleaned_data"):
             held_reason = self.salesforce_held_reason(form)
-            for name in spam.spam_field_names():
+            for name in (*spam.spam_field_names(), VERIFICATION_FIELD):
                 form.cleaned_data.pop(name, None)
         self._salesforce_held_reason = held_reason
         self._salesforce_deferred_mail: list[Callable[[], None]] | None = []

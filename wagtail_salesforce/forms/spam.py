@@ -40,6 +40,8 @@ class HeldReason:
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - a reason code
     RATE_LIMITED = "rate_limited"
     DUPLICATE = "duplicate"
+    VERIFICATION_FAILED = "verification_failed"
+    VERIFICATION_UNAVAILABLE = "verification_unavailable"
 
 
 _FILL_TOKEN_SALT = "wagtail_salesforce.forms.fill_time"  # noqa: S105 - a signing salt
