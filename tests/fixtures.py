@@ -84,6 +84,11 @@ def salesforce_settings(
         "CA_FILE": salesforce_sandbox.ca_file,
         "TIMEOUT": (5.0, 15.0),
         "ALLOWED_LOGIN_HOSTS": [str(urlsplit(salesforce_sandbox.login_url).hostname)],
+        # Tests post forms at machine speed from one address: spam defence stays out of the
+        # way unless a test turns it on (tests/forms/test_spam.py).
+        "SPAM_MIN_FILL_SECONDS": 0,
+        "SPAM_RATE_LIMIT": 1_000_000,
+        "SPAM_DUPLICATE_WINDOW_SECONDS": 0,
     }
     if config_yaml is not None:
         entries["CONFIG_FILES"] = [str(request.getfixturevalue("config_file"))]

@@ -13,6 +13,7 @@ from . import conf
 from .config import checks as config_checks  # noqa: F401 - registers the YAML config checks
 from .config.errors import did_you_mean
 from .connection import login_hosts
+from .forms import checks as forms_checks  # noqa: F401 - registers the proxy checks
 
 
 @checks.register()

@@ -94,6 +94,29 @@ SETTINGS: dict[str, Setting] = {
     "HEALTH_API_USAGE_WARNING_RATIO": Setting(0.8, float),
     "HEALTH_OUTBOX_MAX_AGE_MINUTES": Setting(15.0, float),
     "HEALTH_SYNC_LATE_INTERVALS": Setting(3.0, float),
+    # Forms: how often the background task re-reads the mapped objects' describes (the form
+    # validates against the last one read; a visitor's request never calls Salesforce).
+    "DESCRIBE_REFRESH_MINUTES": Setting(15, int),
+    # Spam defence (a mapping's ``spam:`` block overrides the limits). What it catches is stored
+    # and held, never delivered automatically. The Django cache alias the counters live in
+    # (shared by every web process: Redis or the database cache, not local memory).
+    "FORMS_CACHE": Setting("default", str),
+    # Name of the hidden honeypot input the form gains (a person never sees or fills it).
+    "SPAM_HONEYPOT_FIELD": Setting("contact_homepage", str),
+    # A form sent back sooner than this after it was shown is held. 0: no fill-time check.
+    "SPAM_MIN_FILL_SECONDS": Setting(3.0, float),
+    # Submissions one client may have queued per window; beyond it they are held.
+    "SPAM_RATE_LIMIT": Setting(20, int),
+    "SPAM_RATE_WINDOW_SECONDS": Setting(600, int),
+    # The same submitted values within this many seconds are delivered once. 0: off.
+    "SPAM_DUPLICATE_WINDOW_SECONDS": Setting(600, int),
+    # Verification backend: {"BACKEND": dotted path, "OPTIONS": {"site_key", "secret_key",
+    # "verify_url"?, "timeout"?}}; backends for Turnstile, reCAPTCHA and hCaptcha ship in
+    # wagtail_salesforce.forms.verification. None: no challenge.
+    "SPAM_VERIFICATION": Setting(None, dict | None),
+    # Addresses of the reverse proxies in front of the site (IPs or CIDR networks). Only a
+    # request arriving from one of them has its X-Forwarded-For believed.
+    "TRUSTED_PROXIES": Setting([], Sequence[str]),
 }
 
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}

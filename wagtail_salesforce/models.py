@@ -1,5 +1,6 @@
 """Django finds the app's models here; they live in their concern's package."""
 
+from wagtail_salesforce.config.metadata import CachedDescribe  # noqa: F401
 from wagtail_salesforce.connection.models import (  # noqa: F401
     ApiUsageDaily,
     ConnectionStatus,

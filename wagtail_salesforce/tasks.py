@@ -10,12 +10,16 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
 
+from wagtail_salesforce import conf
 from wagtail_salesforce.core.schedules import register_schedule
+from wagtail_salesforce.forms.describes import refresh_all_sites
 from wagtail_salesforce.outbox import delivery
 from wagtail_salesforce.sync.tasks import ensure_sync_schedule
 
 SWEEP_SCHEDULE_NAME = "wagtail_salesforce.sweep_outbox"
 SWEEP_TASK = "wagtail_salesforce.tasks.sweep_outbox"
+DESCRIBE_SCHEDULE_NAME = "wagtail_salesforce.refresh_describes"
+DESCRIBE_TASK = "wagtail_salesforce.tasks.refresh_describes"
 
 
 def deliver_outbox_entry(entry_id: int) -> str | None:
@@ -35,9 +39,21 @@ def sweep_outbox() -> dict[str, Any]:
     return {"resumed": result.resumed, "attempted": result.attempted, "states": result.states}
 
 
+def refresh_describes() -> dict[str, list[str]]:
+    """Re-read the mapped objects' describes the forms validate against, for every site."""
+    return {str(site_id): objects for site_id, objects in refresh_all_sites().items()}
+
+
 def ensure_schedules(**kwargs: Any) -> None:
-    """Register the outbox sweeper's and the sync's every-minute schedules (a post_migrate
+    """Register the outbox sweeper's, the describe refresh's and the sync's schedules (a
+    post_migrate
     handler: every node runs it at deploy; idempotent and safe when nodes start together)."""
     using = kwargs.get("using") or DEFAULT_DB_ALIAS
     register_schedule(SWEEP_SCHEDULE_NAME, SWEEP_TASK, using=using)
+    register_schedule(
+        DESCRIBE_SCHEDULE_NAME,
+        DESCRIBE_TASK,
+        minutes=int(conf.get("DESCRIBE_REFRESH_MINUTES")),
+        using=using,
+    )
     ensure_sync_schedule(using=using)

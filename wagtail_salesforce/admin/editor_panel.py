@@ -21,6 +21,7 @@ class FieldFeed:
     source: str  # form field name(s), the constant, or the template text
     missing: tuple[str, ...]  # form fields the source needs that the page does not have
     default: str | None  # the default used when the form field is missing or blank
+    choices_from_salesforce: bool = False  # the form field offers the picklist's values
 
 
 def page_field_names(page: Any) -> set[str]:
@@ -42,6 +43,7 @@ def describe_feeds(mapping: FormMapping, available: set[str]) -> list[FieldFeed]
                     source.name,
                     () if source.name in available else (source.name,),
                     None if not source.has_default else str(source.default),
+                    source.choices_from_salesforce,
                 )
             )
         elif isinstance(source, Template):

@@ -25,7 +25,9 @@ from wagtail_salesforce.outbox.wakeups import enqueue_delivery
 from .permissions import OUTBOX_FORBIDDEN, PolicyRequiredMixin, outbox_policy, policy_required
 
 RETRY_ACTION = "wagtail_salesforce.retry"
+DELIVER_HELD_ACTION = "wagtail_salesforce.deliver_held"
 RETRYABLE_STATES = (
+    OutboxState.HELD,
     OutboxState.PENDING,
     OutboxState.RETRYING,
     OutboxState.DEAD,
@@ -37,6 +39,11 @@ def register_log_actions(actions: Any) -> None:
     """For the ``register_log_actions`` hook: the audit-log action of Retry."""
     actions.register_action(
         RETRY_ACTION, _("Retry Salesforce delivery"), _("Salesforce delivery queued again")
+    )
+    actions.register_action(
+        DELIVER_HELD_ACTION,
+        _("Deliver held submission anyway"),
+        _("Submission held as spam released for delivery"),
     )
 
 
@@ -100,6 +107,7 @@ class OutboxReportView(PolicyRequiredMixin, ReportView):
         context = super().get_context_data(*args, **kwargs)
         context["retry_url"] = reverse("wagtail_salesforce:outbox_retry")
         context["retryable_states"] = RETRYABLE_STATES
+        context["deliver_held_url"] = reverse("wagtail_salesforce:outbox_deliver_held")
         return context
 
 
@@ -127,6 +135,36 @@ def retry_view(request: HttpRequest) -> HttpResponse:
             )
             % {"count": queued},
         )
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("wagtail_salesforce:outbox")
+    return HttpResponseRedirect(next_url)
+
+
+@require_POST
+@policy_required(outbox_policy, OUTBOX_FORBIDDEN)
+def deliver_held_view(request: HttpRequest) -> HttpResponse:
+    """ "Deliver anyway": release the selected entries held as spam to normal delivery."""
+    try:
+        ids = [int(value) for value in request.POST.getlist("entry")]
+    except ValueError:
+        ids = []
+    released = OutboxEntry.objects.release_held(ids)
+    for entry in OutboxEntry.objects.filter(pk__in=released):
+        log(instance=entry, action=DELIVER_HELD_ACTION, user=request.user)
+        enqueue_delivery(entry.pk)
+    if released:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d held submission released for delivery.",
+                "%(count)d held submissions released for delivery.",
+                len(released),
+            )
+            % {"count": len(released)},
+        )
+    else:
+        messages.error(request, _("Select at least one submission held as spam."))
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("wagtail_salesforce:outbox")

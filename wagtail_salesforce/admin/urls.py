@@ -28,6 +28,7 @@ urlpatterns = [
         name="outbox_results",
     ),
     path("outbox/retry/", outbox.retry_view, name="outbox_retry"),
+    path("outbox/deliver-held/", outbox.deliver_held_view, name="outbox_deliver_held"),
     # Leads, segments, sync runs
     path("leads/", leads.LeadIndexView.as_view(), name="leads"),
     path("leads/results/", leads.LeadIndexView.as_view(results_only=True), name="leads_results"),

@@ -34,6 +34,7 @@ from .model import (
     From,
     Location,
     SalesforceConfig,
+    SpamLimits,
     SyncConfig,
     SyncField,
     Template,
@@ -618,7 +619,13 @@ def _record_locations(file: str, node: Any, prefix: str, out: dict[str, Location
 
 def _field_source(spec: Mapping[str, Any]) -> FieldSource:
     if "from" in spec:
-        return From(spec["from"], spec.get("default"), "default" in spec)
+        return From(
+            spec["from"],
+            spec.get("default"),
+            "default" in spec,
+            normalise=spec.get("normalise", True),
+            choices_from_salesforce=spec.get("choices") == "salesforce",
+        )
     if "value" in spec:
         return Constant(spec["value"])
     names, _problem = template_names(spec["template"])
@@ -641,6 +648,7 @@ def _build_form(file: str, data: Any, key: str, form: Mapping[str, Any]) -> Form
         else None,
         match_on=form.get("match_on"),
         external_id=form.get("external_id"),
+        spam=SpamLimits(**(form.get("spam") or {})),
         fields=MappingProxyType(
             {name: _field_source(spec) for name, spec in form["fields"].items()}
         ),

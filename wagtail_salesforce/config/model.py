@@ -43,11 +43,17 @@ class Location:
 
 @dataclass(frozen=True)
 class From:
-    """The value of a form field, by clean name; ``default`` when it is missing or blank."""
+    """The value of a form field, by clean name; ``default`` when it is missing or blank.
+
+    ``normalise``: width-fold and trim the value when it feeds an email, phone or postal-code
+    field. ``choices_from_salesforce``: the form field offers the mapped picklist's values.
+    """
 
     name: str
     default: Scalar = None
     has_default: bool = False
+    normalise: bool = True
+    choices_from_salesforce: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,17 @@ class CampaignRef:
 
 
 @dataclass(frozen=True)
+class SpamLimits:
+    """A mapping's own spam limits; None means "the site-wide setting"."""
+
+    rate_limit: int | None = None
+    rate_window_seconds: int | None = None
+    duplicate_window_seconds: int | None = None
+    min_fill_seconds: float | None = None
+    verification: bool | None = None
+
+
+@dataclass(frozen=True)
 class FormMapping:
     key: str
     label: str
@@ -100,7 +117,16 @@ class FormMapping:
     campaign: CampaignRef | None = None
     match_on: str | None = None
     external_id: str | None = None
+    spam: SpamLimits = field(default_factory=SpamLimits)
     location: Location | None = field(default=None, compare=False)
+
+    def feeding(self, form_field_name: str) -> list[tuple[str, From]]:
+        """``(Salesforce field, source)`` of every field this form field's value is sent to."""
+        return [
+            (salesforce_field, source)
+            for salesforce_field, source in self.fields.items()
+            if isinstance(source, From) and source.name == form_field_name
+        ]
 
     @property
     def form_field_names(self) -> frozenset[str]:

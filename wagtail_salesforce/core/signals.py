@@ -1,12 +1,14 @@
 """What the pipelines announce. They never import one another: they send and receive these.
 
-``submission_received(sender=<page class>, page, submission, form_data, mapping_key, site_id)``
+``submission_received(sender=<page class>, page, submission, form_data, mapping_key, site_id,
+held_reason)``
     Sent by a Salesforce form page inside the visitor's transaction, right after the
     ``FormSubmission`` is saved (``submission`` is None when the page does not store
     submissions; ``form_data`` is then the cleaned data). The outbox's receiver writes the
     outbox entry in that same transaction, so the submission and its entry commit together or
     not at all: a receiver that raises rolls the submission back, and the visitor sees an error
-    rather than a lost lead.
+    rather than a lost lead. ``held_reason`` is "" or why the form's spam checks held the
+    submission: it is then stored, and delivered only when an editor releases it.
 ``submission_delivered(sender=<outbox entry class>, entry_id, site_id, mapping_key, form_data,
 sobject, record_id, action, email, values)``
     Sent by the outbox after an entry's delivery is committed: ``sobject`` and ``record_id``

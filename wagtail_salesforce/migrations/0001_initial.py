@@ -22,6 +22,22 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name='CachedDescribe',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sobject', models.CharField(max_length=80, verbose_name='Salesforce object')),
+                ('describe', models.JSONField(verbose_name='describe')),
+                ('fetched_at', models.DateTimeField(verbose_name='read at')),
+                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtailcore.site', verbose_name='site')),
+            ],
+            options={
+                'verbose_name': 'cached describe',
+                'verbose_name_plural': 'cached describes',
+                'default_permissions': (),
+                'constraints': [models.UniqueConstraint(fields=('site', 'sobject'), name='wsf_describe_site_sobject')],
+            },
+        ),
+        migrations.CreateModel(
             name='Lead',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -53,13 +69,14 @@ class Migration(migrations.Migration):
                 ('form_data', models.JSONField(encoder=django.core.serializers.json.DjangoJSONEncoder, verbose_name='submitted data')),
                 ('mapping_key', models.CharField(max_length=255, verbose_name='mapping')),
                 ('idempotency_token', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='idempotency token')),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('retrying', 'Retrying'), ('delivered', 'Delivered'), ('dead', 'Failed'), ('paused', 'Paused')], db_default='pending', max_length=16, verbose_name='state')),
+                ('state', models.CharField(choices=[('pending', 'Pending'), ('retrying', 'Retrying'), ('delivered', 'Delivered'), ('dead', 'Failed'), ('paused', 'Paused'), ('held', 'Held as spam')], db_default='pending', max_length=16, verbose_name='state')),
                 ('attempts', models.PositiveIntegerField(db_default=0, verbose_name='attempts')),
                 ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='next attempt')),
                 ('last_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='last attempt')),
                 ('claim_token', models.CharField(blank=True, db_default='', editable=False, max_length=32)),
                 ('claimed_until', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('create_sent_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ('held_reason', models.CharField(blank=True, choices=[('honeypot', 'The hidden honeypot field was filled in'), ('too_fast', 'Sent back faster than a person fills in the form'), ('token_invalid', "The form's timing token was tampered with"), ('rate_limited', 'Too many submissions from the same client'), ('duplicate', 'The same values were submitted a moment before'), ('verification_failed', 'The verification challenge was not passed'), ('verification_unavailable', 'The verification service could not be reached')], db_default='', max_length=64, verbose_name='held because')),
                 ('last_error_code', models.CharField(blank=True, db_default='', max_length=64, verbose_name='error code')),
                 ('last_error_message', models.TextField(blank=True, db_default='', verbose_name='error')),
                 ('last_error_fields', models.JSONField(blank=True, db_default=models.Value([], models.JSONField()), verbose_name='fields in error')),

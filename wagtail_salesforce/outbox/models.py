@@ -9,6 +9,7 @@ YAML and pressing Retry re-sends corrected data.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,6 +26,23 @@ class OutboxState(models.TextChoices):
     DELIVERED = "delivered", _("Delivered")
     DEAD = "dead", _("Failed")
     PAUSED = "paused", _("Paused")
+    # Suspected spam: stored, never delivered automatically ("Deliver anyway" releases it).
+    HELD = "held", _("Held as spam")
+
+
+class HeldReason(models.TextChoices):
+    """Why a submission was held (the spam check that caught it)."""
+
+    HONEYPOT = "honeypot", _("The hidden honeypot field was filled in")
+    TOO_FAST = "too_fast", _("Sent back faster than a person fills in the form")
+    TOKEN_INVALID = "token_invalid", _("The form's timing token was tampered with")
+    RATE_LIMITED = "rate_limited", _("Too many submissions from the same client")
+    DUPLICATE = "duplicate", _("The same values were submitted a moment before")
+    VERIFICATION_FAILED = "verification_failed", _("The verification challenge was not passed")
+    VERIFICATION_UNAVAILABLE = (
+        "verification_unavailable",
+        _("The verification service could not be reached"),
+    )
 
 
 # States a worker may pick up (paused rows are resumed by the sweeper first).
@@ -55,14 +73,18 @@ class OutboxEntryManager(models.Manager["OutboxEntry"]):
         submission: Any,
         form_data: dict[str, Any],
         mapping_key: str,
+        held_reason: str = "",
     ) -> OutboxEntry:
-        """Insert a pending entry for a form submission (in the caller's transaction).
+        """Insert a pending entry for a form submission (in the caller's transaction), or a
+        held one when ``held_reason`` names the spam check that caught it.
 
         The delivery bookkeeping columns are database defaults: this runs in every form POST,
         and what the database fills in costs the visitor nothing to compute or send.
         """
         now = timezone.now()
+        held = {"state": OutboxState.HELD, "held_reason": held_reason} if held_reason else {}
         return self.create(
+            **held,
             site_id=site_id,
             page_id=page_id,
             submission=submission,
@@ -72,6 +94,17 @@ class OutboxEntryManager(models.Manager["OutboxEntry"]):
             created_at=now,
             updated_at=now,
         )
+
+    def release_held(self, ids: Iterable[int]) -> list[int]:
+        """Put the held entries among ``ids`` in line for normal delivery ("Deliver anyway");
+        returns the ids released. The reason stays recorded."""
+        now = timezone.now()
+        held = self.filter(pk__in=list(ids), state=OutboxState.HELD)
+        released = list(held.values_list("pk", flat=True))
+        self.filter(pk__in=released, state=OutboxState.HELD).update(
+            state=OutboxState.PENDING, next_attempt_at=now, updated_at=now
+        )
+        return released
 
 
 class OutboxEntry(models.Model):
@@ -116,6 +149,9 @@ class OutboxEntry(models.Model):
     # record up before creating again, because the first create may have landed.
     create_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    held_reason = models.CharField(
+        _("held because"), max_length=64, blank=True, choices=HeldReason.choices, db_default=""
+    )
     last_error_code = models.CharField(_("error code"), max_length=64, blank=True, db_default="")
     last_error_message = models.TextField(_("error"), blank=True, db_default="")
     last_error_fields = models.JSONField(

@@ -21,10 +21,12 @@ def queue_submission(
     form_data: dict[str, Any],
     mapping_key: str,
     site_id: int,
+    held_reason: str = "",
     **kwargs: Any,
 ) -> OutboxEntry:
     """Write the submission's outbox entry in the visitor's transaction, and have it delivered
-    after the commit (a coalesced wake-up). An error here rolls the submission back with it."""
+    after the commit (a coalesced wake-up). An error here rolls the submission back with it.
+    A submission held as suspected spam is stored with its reason and nothing is queued."""
     form_submission_model = OutboxEntry._meta.get_field("submission").related_model
     entry = OutboxEntry.objects.create_for_submission(
         site_id=site_id,
@@ -32,6 +34,8 @@ def queue_submission(
         submission=submission if isinstance(submission, form_submission_model) else None,
         form_data=form_data,
         mapping_key=mapping_key,
+        held_reason=held_reason,
     )
-    enqueue_delivery(entry.pk)
+    if not held_reason:
+        enqueue_delivery(entry.pk)
     return entry

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 
 from wagtail_salesforce.config import ConfigError, ConfigIssue, get_config
 from wagtail_salesforce.config.errors import ERROR
+from wagtail_salesforce.config.metadata import refresh_describes
 from wagtail_salesforce.config.online import ClientOrgMetadata, check_against_org
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import NotConnected, SalesforceError
@@ -64,7 +65,10 @@ class Command(BaseCommand):
             self.stderr.write(_("The config has no forms and no sync section: nothing to check."))
             return
         try:
-            issues = check_against_org(config, ClientOrgMetadata(client))
+            metadata = ClientOrgMetadata(client)
+            issues = check_against_org(config, metadata)
+            # The forms validate against these; the client has them already (no extra call).
+            refresh_describes(site.pk, config, metadata.describe)
         except NotConnected as error:
             raise CommandError(
                 _("Site %(site)s is not connected to Salesforce: %(error)s")
