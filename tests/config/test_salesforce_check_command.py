@@ -32,6 +32,7 @@ def sandbox_settings(salesforce_sandbox: Any, settings: Any) -> dict[str, Any]:
         "CA_FILE": salesforce_sandbox.ca_file,
         "TIMEOUT": (5.0, 15.0),
         "CONFIG_FILES": [str(EXAMPLE)],
+        "ALLOWED_LOGIN_HOSTS": ["127.0.0.1", "localhost"],
     }
     return settings.WAGTAIL_SALESFORCE
 
