@@ -41,6 +41,9 @@ SETTINGS: dict[str, Setting] = {
     "API_VERSION": Setting("62.0", str),
     # YAML files with form mappings and sync rules; default: salesforce.yaml beside manage.py.
     "CONFIG_FILES": Setting(None, Sequence[StrPath] | None),
+    # A YAML config file larger than this many bytes is refused unread (parsing a huge or
+    # hostile file would take minutes and gigabytes).
+    "CONFIG_MAX_BYTES": Setting(1_048_576, int),
     # CA bundle to trust for Salesforce's API (e.g. the local sandbox's). None: the system store.
     "CA_FILE": Setting(None, StrPath | None),
     # Key for encrypting secrets at rest (Fernet, urlsafe base64, 32 bytes). None: from SECRET_KEY.

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .errors import problem_count
 from .loader import validate_files
 
 
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for issue in issues:
             print(issue)
         if issues:
-            count = len(issues)
+            count = problem_count(issues)
             print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
     return 1 if issues else 0
 
