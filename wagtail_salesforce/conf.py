@@ -89,6 +89,10 @@ SETTINGS: dict[str, Setting] = {
     "SYNC_BULK_THRESHOLD": Setting(10000, int),
     # Leads per Bulk API 2.0 job when the sync writes with Bulk (one job per batch).
     "SYNC_BULK_BATCH_SIZE": Setting(10000, int),
+    # Let log messages at INFO and above carry personal data (emails, names, free text and the
+    # Salesforce messages that echo them). Off: such values are left out of the message; the
+    # JSON log still has them as separate fields (see docs/en/security.md).
+    "LOG_PERSONAL_DATA": Setting(False, bool),
     # Health warnings (dashboard panel, wagtail_salesforce.health): the org's daily API usage
     # share, a submission's wait for delivery, and sync intervals missed before warning.
     "HEALTH_API_USAGE_WARNING_RATIO": Setting(0.8, float),
