@@ -41,6 +41,9 @@ SETTINGS: dict[str, Setting] = {
     "API_VERSION": Setting("62.0", str),
     # YAML files with form mappings and sync rules; default: salesforce.yaml beside manage.py.
     "CONFIG_FILES": Setting(None, Sequence[StrPath] | None),
+    # A YAML config file larger than this many bytes is refused unread (parsing a huge or
+    # hostile file would take minutes and gigabytes).
+    "CONFIG_MAX_BYTES": Setting(1_048_576, int),
     # CA bundle to trust for Salesforce's API (e.g. the local sandbox's). None: the system store.
     "CA_FILE": Setting(None, StrPath | None),
     # Key for encrypting secrets at rest (Fernet, urlsafe base64, 32 bytes). None: from SECRET_KEY.
@@ -89,6 +92,10 @@ SETTINGS: dict[str, Setting] = {
     "SYNC_BULK_THRESHOLD": Setting(10000, int),
     # Leads per Bulk API 2.0 job when the sync writes with Bulk (one job per batch).
     "SYNC_BULK_BATCH_SIZE": Setting(10000, int),
+    # Let log messages at INFO and above carry personal data (emails, names, free text and the
+    # Salesforce messages that echo them). Off: such values are left out of the message; the
+    # JSON log still has them as separate fields (see docs/en/security.md).
+    "LOG_PERSONAL_DATA": Setting(False, bool),
     # Health warnings (dashboard panel, wagtail_salesforce.health): the org's daily API usage
     # share, a submission's wait for delivery, and sync intervals missed before warning.
     "HEALTH_API_USAGE_WARNING_RATIO": Setting(0.8, float),

@@ -33,6 +33,19 @@ or by hand (``"()"`` is Django's/``dictConfig``'s factory key)::
 
 Secrets never reach the log through this module: it adds only the id and the fields the code
 binds (ids, never tokens or personal data).
+
+**Log hygiene.** Values from outside the site (what a visitor typed, what Salesforce answered,
+which often echoes it) reach the log only through :class:`LogValue`::
+
+    logger = get_logger(__name__)  # the package's loggers carry LogHygieneFilter
+    logger.warning("Outbox entry %s failed: %s", entry.pk, personal(message, "salesforce_message"))
+
+In the message every argument has its control characters escaped (a CR/LF cannot forge a line)
+and is cut past :data:`MAX_LOGGED_CHARS` with its length noted; a :func:`personal` value is left
+out (``[salesforce_message withheld, 42 chars]``) at INFO and above unless the
+``LOG_PERSONAL_DATA`` setting allows it. Each :class:`LogValue` is also put on the record as a
+field of its own (cut, never escaped twice: the JSON formatter escapes it), and the names of the
+personal ones under ``personal_fields``, so operators can filter them.
 """
 
 from __future__ import annotations
@@ -42,10 +55,15 @@ import contextvars
 import datetime
 import json
 import logging
+import re
 import types
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+from django.conf import settings
+
+from wagtail_salesforce import conf
 
 NO_CORRELATION_ID = "-"
 
@@ -63,7 +81,20 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None)._
     "correlation_id",
     "correlation_fields",
     "taskName",
+    "log_hygiene",
 }
+
+# Longest outside value a message carries, and a field: a line stays readable, and a 40,000
+# character submission does not become a 40,000 character log line.
+MAX_LOGGED_CHARS = 500
+MAX_FIELD_CHARS = 2000
+
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the bidirectional
+# overrides (which can make a line read differently from what it holds).
+_CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def new_correlation_id(prefix: str = "") -> str:
@@ -150,6 +181,137 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+# --- log hygiene ------------------------------------------------------------------------------
+
+
+def _escape_character(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def cut(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and ``…[cut, N chars]`` when longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[cut, {len(text)} chars]"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\r``, ``\\x1b``, ``\\u2028``)."""
+    return _CONTROL_CHARACTERS.sub(_escape_character, text)
+
+
+def loggable(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``text`` safe for one log line: cut (its full length noted), then escaped."""
+    return escape_controls(cut(text, limit))
+
+
+class LogValue:
+    """A value from outside the site, given as a log call's argument.
+
+    ``name`` names its field on the record (and in the JSON log); ``personal`` marks a value that
+    may hold personal data (an email, a name, free text, a Salesforce message echoing them).
+    ``str()`` gives the safe rendering, so even a handler without :class:`LogHygieneFilter` never
+    writes it raw.
+    """
+
+    __slots__ = ("name", "personal", "value")
+
+    def __init__(self, value: object, name: str, *, personal: bool) -> None:
+        self.value = value
+        self.name = name
+        self.personal = personal
+
+    def render(self, *, personal_allowed: bool = False) -> str:
+        text = str(self.value)
+        if self.personal and not personal_allowed:
+            return f"[{self.name} withheld, {len(text)} chars]"
+        return loggable(text)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"<LogValue {self.name}: {self.render()}>"
+
+
+def personal(value: object, name: str) -> LogValue:
+    """A value that may carry personal data: left out of messages at INFO and above."""
+    return LogValue(value, name, personal=True)
+
+
+def untrusted(value: object, name: str) -> LogValue:
+    """Remote text without personal data (an error code, an OAuth error): escaped and cut."""
+    return LogValue(value, name, personal=False)
+
+
+def personal_data_allowed(level: int) -> bool:
+    """Whether a record of ``level`` may carry personal data in its message."""
+    if level < logging.INFO:
+        return True
+    return bool(settings.configured and conf.get("LOG_PERSONAL_DATA"))
+
+
+class LogHygieneFilter(logging.Filter):
+    """Makes a record's arguments safe for its message (see the module docstring) and puts each
+    :class:`LogValue` on the record as a field. Never drops a record.
+
+    :func:`get_logger` attaches it to the package's loggers. Arguments that are not text
+    (numbers, None) are left for the format string; anything else is rendered with ``str()``,
+    escaped and cut; the format string itself has its control characters escaped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "log_hygiene", False):
+            return True
+        record.log_hygiene = True
+        allowed = personal_data_allowed(record.levelno)
+        personal_fields: list[str] = []
+        if isinstance(record.msg, str):
+            record.msg = escape_controls(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {
+                key: self._argument(record, value, allowed, personal_fields)
+                for key, value in record.args.items()
+            }
+        elif record.args:
+            record.args = tuple(
+                self._argument(record, value, allowed, personal_fields) for value in record.args
+            )
+        if personal_fields:
+            record.personal_fields = personal_fields
+        return True
+
+    @staticmethod
+    def _argument(
+        record: logging.LogRecord, value: object, allowed: bool, personal_fields: list[str]
+    ) -> object:
+        if isinstance(value, LogValue):
+            if value.name not in _STANDARD_ATTRIBUTES:
+                setattr(record, value.name, cut(str(value.value), MAX_FIELD_CHARS))
+                if value.personal:
+                    personal_fields.append(value.name)
+            return value.render(personal_allowed=allowed)
+        if value is None or isinstance(value, int | float):
+            return value
+        return loggable(str(value))
+
+
+_HYGIENE = LogHygieneFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with :class:`LogHygieneFilter`: how the package's modules get
+    their logger (a filter on a logger sees the records logged on that very logger only)."""
+    logger = logging.getLogger(name)
+    if _HYGIENE not in logger.filters:
+        logger.addFilter(_HYGIENE)
+    return logger
 
 
 def structured_logging(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import logging
 import re
 import time
 from collections import deque
@@ -37,12 +36,13 @@ from wagtail_salesforce.exceptions import (
     OutcomeUnknown,
     api_error,
 )
+from wagtail_salesforce.observability import get_logger
 
 from .results import RecordResult, log_failures, not_saved
 from .transport import Transport
 from .validation import check_update_records, check_upsert_records, valid_sobject_name
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 BulkOperation = Literal["insert", "update", "upsert"]
 BULK_OPERATIONS: tuple[str, ...] = ("insert", "update", "upsert")

@@ -9,7 +9,6 @@ connection's :class:`~.transport.Transport`, which refreshes, retries, maps erro
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,6 +25,7 @@ from wagtail_salesforce.exceptions import (
     OutcomeUnknown,
     TransientError,
 )
+from wagtail_salesforce.observability import get_logger
 
 from .bulk import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, BulkOperation, bulk_ingest
 from .results import RecordResult, UpsertResult, failed_records, log_failures, record_results
@@ -40,7 +40,7 @@ from .validation import (
     valid_sobject_name,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # sObject Collections take at most 200 records per request.
 COLLECTION_CHUNK_SIZE = 200

@@ -6,14 +6,14 @@ sObject Collections, ``/composite`` collections and Bulk API 2.0 jobs all answer
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wagtail_salesforce.exceptions import ApiError, TransientError, api_error
+from wagtail_salesforce.observability import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

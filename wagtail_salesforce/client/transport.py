@@ -24,7 +24,6 @@ caller looks the record up instead of creating a duplicate.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -53,8 +52,9 @@ from wagtail_salesforce.exceptions import (
     TransientError,
     api_error,
 )
+from wagtail_salesforce.observability import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 T = TypeVar("T")
 

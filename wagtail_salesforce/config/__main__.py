@@ -16,7 +16,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .errors import ConfigError, ConfigIssue
+from .errors import ConfigError, ConfigIssue, problem_count
 from .loader import load_config
 from .model import SalesforceConfig
 from .reference import markdown_table
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config is not None:
             print("\n".join(file_summaries(config)))
         if issues:
-            count = len(issues)
+            count = problem_count(issues)
             print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
     return 1 if issues else 0
 

@@ -11,6 +11,10 @@ from wagtail_salesforce import exceptions
 ERROR = "error"
 WARNING = "warning"
 
+# A broken or hostile file can hold hundreds of thousands of problems; nobody reads past the
+# first screenful, and listing them all costs memory and minutes.
+MAX_REPORTED_ISSUES = 100
+
 
 @dataclass(frozen=True)
 class ConfigIssue:
@@ -28,6 +32,8 @@ class ConfigIssue:
     message: str
     hint: str = ""
     severity: str = ERROR
+    # Set on the closing "... and N more problems" line: the problems it stands for.
+    omitted: int = 0
 
     def __str__(self) -> str:
         place = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -40,7 +46,7 @@ class ConfigIssue:
         return text
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        entry: dict[str, object] = {
             "file": self.file,
             "line": self.line,
             "column": self.column,
@@ -49,14 +55,36 @@ class ConfigIssue:
             "hint": self.hint,
             "severity": self.severity,
         }
+        if self.omitted:
+            entry["omitted"] = self.omitted
+        return entry
+
+
+def problem_count(issues: Iterable[ConfigIssue]) -> int:
+    """How many problems ``issues`` report, counting those a closing line stands for."""
+    return sum(issue.omitted or 1 for issue in issues)
+
+
+def capped(issues: Sequence[ConfigIssue]) -> list[ConfigIssue]:
+    """The first :data:`MAX_REPORTED_ISSUES` of ``issues``, then one line counting the rest."""
+    if len(issues) <= MAX_REPORTED_ISSUES:
+        return list(issues)
+    rest = issues[MAX_REPORTED_ISSUES:]
+    more = problem_count(rest)
+    files = ", ".join(dict.fromkeys(issue.file for issue in rest))
+    return [
+        *issues[:MAX_REPORTED_ISSUES],
+        ConfigIssue(files, None, None, "", f"… and {more:,} more problems", omitted=more),
+    ]
 
 
 class ConfigError(exceptions.ConfigError):
-    """The configuration is invalid; ``issues`` lists every problem found, in file order."""
+    """The configuration is invalid; ``issues`` lists the problems found, in file order: the
+    first :data:`MAX_REPORTED_ISSUES`, then a line counting the rest (see :func:`capped`)."""
 
     def __init__(self, issues: Sequence[ConfigIssue]) -> None:
-        self.issues = list(issues)
-        count = len(self.issues)
+        self.issues = capped(issues)
+        count = problem_count(self.issues)
         summary = f"{count} problem{'s' if count != 1 else ''} in the Salesforce config"
         super().__init__(summary + ":\n" + "\n".join(f"  {issue}" for issue in self.issues))
 

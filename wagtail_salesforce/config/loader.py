@@ -21,7 +21,10 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+from django.conf import settings
 from jsonschema import Draft202012Validator, ValidationError
+
+from wagtail_salesforce import conf
 
 from .errors import ConfigError, ConfigIssue, did_you_mean, dotted
 from .model import (
@@ -685,10 +688,38 @@ def _issue_order(issue: ConfigIssue) -> tuple[int, int]:
 # --- public API -------------------------------------------------------------------------------
 
 
-def _read_file(path: Path) -> tuple[_FileReader, Any]:
+def max_file_bytes() -> int:
+    """The size limit of one config file: the ``CONFIG_MAX_BYTES`` setting, or its default when
+    there are no Django settings (the offline CLI)."""
+    if settings.configured:
+        return int(conf.get("CONFIG_MAX_BYTES"))
+    return int(conf.SETTINGS["CONFIG_MAX_BYTES"].default)
+
+
+def _too_large(reader: _FileReader, size: int, limit: int) -> None:
+    reader.issue(
+        None,
+        (),
+        f"the file is {size:,} bytes, above the limit of {limit:,} bytes "
+        f"({conf.SETTINGS_NAME}['CONFIG_MAX_BYTES'])",
+    )
+
+
+def _read_file(path: Path, limit: int) -> tuple[_FileReader, Any]:
     reader = _FileReader(str(path))
     try:
-        text = path.read_bytes().decode("utf-8")
+        # Refused before reading: parsing a huge file takes minutes and gigabytes.
+        size = path.stat().st_size
+        if size > limit:
+            _too_large(reader, size, limit)
+            return reader, None
+        with path.open("rb") as file:
+            # A file that grew since stat(), or one with no size (a pipe), is still cut short.
+            content = file.read(limit + 1)
+        if len(content) > limit:
+            _too_large(reader, max(size, len(content)), limit)
+            return reader, None
+        text = content.decode("utf-8")
     except FileNotFoundError:
         reader.issue(None, (), "file not found")
         return reader, None
@@ -714,25 +745,39 @@ def parse_text(reader: _FileReader, text: str) -> Any:
     return data
 
 
-def validate_files(paths: Sequence[Path | str]) -> list[ConfigIssue]:
-    """Every problem in ``paths`` (taken together), without raising. Empty means valid."""
+def validate_files(
+    paths: Sequence[Path | str], *, max_bytes: int | None = None
+) -> list[ConfigIssue]:
+    """The problems in ``paths`` (taken together), without raising; empty means valid. At most
+    :data:`~.errors.MAX_REPORTED_ISSUES`, then a line counting the rest."""
     try:
-        load_config(paths)
+        load_config(paths, max_bytes=max_bytes)
     except ConfigError as error:
         return error.issues
     return []
 
 
-def load_config(paths: Sequence[Path | str]) -> SalesforceConfig:
-    """Load, validate and merge config files; raise ConfigError listing every problem."""
+def load_config(paths: Sequence[Path | str], *, max_bytes: int | None = None) -> SalesforceConfig:
+    """Load, validate and merge config files; raise ConfigError listing the problems.
+
+    A file above ``max_bytes`` (default: :func:`max_file_bytes`) is refused unread.
+    """
     if not paths:
         raise ConfigError([ConfigIssue("(none)", None, None, "", "no config files were given")])
-    return _merge([_read_file(Path(path)) for path in paths])
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    return _merge([_read_file(Path(path), limit) for path in paths])
 
 
-def loads(text: str, filename: str = "<string>") -> SalesforceConfig:
+def loads(
+    text: str, filename: str = "<string>", *, max_bytes: int | None = None
+) -> SalesforceConfig:
     """Load config from a string (tests, tools); raise ConfigError like ``load_config``."""
     reader = _FileReader(filename)
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        _too_large(reader, size, limit)
+        return _merge([(reader, None)])
     return _merge([(reader, parse_text(reader, text))])
 
 

@@ -19,7 +19,6 @@ A rotated refresh token is always saved. ``invalid_grant`` marks the connection
 from __future__ import annotations
 
 import datetime
-import logging
 import threading
 import time
 
@@ -37,11 +36,12 @@ from wagtail_salesforce.exceptions import (
     OAuthError,
     ReauthorizationRequired,
 )
+from wagtail_salesforce.observability import get_logger
 
 from . import crypto, oauth
 from .models import ApiUsageDaily, ConnectionStatus, SalesforceConnection
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 POLL_INTERVAL_SECONDS = 0.05
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +26,11 @@ import requests
 
 from wagtail_salesforce.client.transport import configured_session, failure_from_transport
 from wagtail_salesforce.exceptions import OAuthError
+from wagtail_salesforce.observability import get_logger
 
 from .login_hosts import require_allowed_login_url
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # What the plugin needs: REST API access and a refresh token for offline use.
 SCOPES = "api refresh_token"

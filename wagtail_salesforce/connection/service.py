@@ -7,7 +7,6 @@ have it) and to the site, and expires after ``OAUTH_STATE_MAX_AGE`` seconds.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +17,12 @@ from django.utils import timezone
 
 from wagtail_salesforce import conf
 from wagtail_salesforce.exceptions import NetworkError, OAuthError, TLSVerificationFailed
+from wagtail_salesforce.observability import get_logger
 
 from . import crypto, oauth
 from .models import ConnectionStatus, SalesforceConnection
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 SESSION_KEY = "wagtail_salesforce_oauth_states"
 # At most this many Connect attempts in flight per session (oldest dropped first).

@@ -24,7 +24,6 @@ A delivered entry is announced with :data:`wagtail_salesforce.core.signals.submi
 from __future__ import annotations
 
 import datetime
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -64,11 +63,11 @@ from wagtail_salesforce.exceptions import (
     TLSVerificationFailed,
     TransientError,
 )
-from wagtail_salesforce.observability import bind_correlation_id
+from wagtail_salesforce.observability import bind_correlation_id, get_logger, personal, untrusted
 
 from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Look-up window before ``create_sent_at`` (clock skew between this server and Salesforce).
 CREATE_LOOKUP_SKEW = datetime.timedelta(minutes=5)
@@ -330,7 +329,7 @@ def _pause(entry: OutboxEntry, token: str, error: Exception) -> None:
         last_error_message=_error_message(error),
         last_error_fields=[],
     )
-    logger.warning("Outbox entry %s paused: %s", entry.pk, error)
+    logger.warning("Outbox entry %s paused: %s", entry.pk, untrusted(error, "error"))
 
 
 def _fail(
@@ -345,7 +344,13 @@ def _fail(
         last_error_message=message,
         last_error_fields=list(fields),
     )
-    logger.warning("Outbox entry %s failed permanently: %s: %s", entry.pk, code, message)
+    # Salesforce's message often echoes the submitted value: personal data.
+    logger.warning(
+        "Outbox entry %s failed permanently: %s: %s",
+        entry.pk,
+        untrusted(code, "error_code"),
+        personal(message, "salesforce_message"),
+    )
 
 
 def retry_delay(attempts: int) -> float:
@@ -374,7 +379,13 @@ def _retry(entry: OutboxEntry, token: str, code: str, message: str, fields: list
         last_error_message=message,
         last_error_fields=list(fields),
     )
-    logger.info("Outbox entry %s: %s; attempt %d, next in %.1f s", entry.pk, code, attempts, delay)
+    logger.info(
+        "Outbox entry %s: %s; attempt %d, next in %.1f s",
+        entry.pk,
+        untrusted(code, "error_code"),
+        attempts,
+        delay,
+    )
 
 
 def _mapping(entry: OutboxEntry) -> FormMapping:

@@ -6,7 +6,6 @@ this module never imports the task module it wakes.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from wagtail_salesforce import conf
+from wagtail_salesforce.observability import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DELIVER_TASK = "wagtail_salesforce.tasks.deliver_outbox_entry"
 DRAIN_TASK = "wagtail_salesforce.tasks.drain_outbox"

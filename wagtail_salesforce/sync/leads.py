@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,10 +11,11 @@ from wagtail.models import Site
 
 from wagtail_salesforce.config import ConfigError, Direction, get_config
 from wagtail_salesforce.config.payload import build_payload, submission_email
+from wagtail_salesforce.observability import get_logger
 
 from .models import Lead, LeadOrigin
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def upsert_lead_from_form(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -14,13 +13,13 @@ from wagtail_salesforce.config import SyncConfig, get_config
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.exceptions import SalesforceError
-from wagtail_salesforce.observability import bind_correlation_id
+from wagtail_salesforce.observability import bind_correlation_id, get_logger
 
 from . import lease
 from .engine import Cycle
 from .models import SyncRun, SyncRunStatus
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class SyncNotConfigured(SalesforceError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
@@ -10,6 +9,7 @@ from wagtail.models import Site
 
 from wagtail_salesforce.core.schedules import register_schedule
 from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.observability import get_logger
 
 from .service import (
     CycleOutcome,
@@ -20,7 +20,7 @@ from .service import (
     sync_config,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 SYNC_SCHEDULE_NAME = "wagtail_salesforce.sync"
 RUN_DUE_SYNCS_TASK = "wagtail_salesforce.sync.tasks.run_due_syncs"
