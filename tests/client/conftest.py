@@ -167,6 +167,7 @@ def fast_retries(settings: Any) -> Iterator[None]:
         "RETRY_BACKOFF_SECONDS": 0.001,
         "RETRY_BACKOFF_MAX_SECONDS": 0.004,
         "TIMEOUT": (2.0, 5.0),
+        "ALLOWED_LOGIN_HOSTS": ["127.0.0.1", "localhost"],  # the loopback sandbox
     }
     clear_describe_cache()
     yield
