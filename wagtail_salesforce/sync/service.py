@@ -6,14 +6,16 @@ import datetime
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from wagtail.models import Site
 
 from wagtail_salesforce.client import SalesforceClient
 from wagtail_salesforce.config import SyncConfig, get_config
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
-from wagtail_salesforce.exceptions import SalesforceError
-from wagtail_salesforce.observability import bind_correlation_id, get_logger
+from wagtail_salesforce.connection.problems import connection_problem
+from wagtail_salesforce.exceptions import NotConnected, ReauthorizationRequired, SalesforceError
+from wagtail_salesforce.observability import bind_correlation_id, get_logger, untrusted
 
 from . import lease
 from .engine import Cycle
@@ -34,11 +36,26 @@ class CycleOutcome:
     skipped_reason: str = ""
 
 
+NO_SYNC_SECTION = _("The Salesforce config has no enabled 'sync' section: nothing to sync.")
+
+
 def sync_config() -> SyncConfig:
     config = get_config().sync
     if config is None or not config.enabled:
-        raise SyncNotConfigured("The Salesforce config has no enabled 'sync' section.")
+        raise SyncNotConfigured(str(NO_SYNC_SECTION))
     return config
+
+
+def sync_blocker(site: Site) -> str | None:
+    """Why a cycle of ``site`` cannot run now (the panel's words, with the fix); None if it can.
+
+    "Sync now" asks this first so it can say why at once instead of queueing a cycle that
+    would fail; a cycle that meets the same problem records it on a failed run.
+    """
+    config = get_config().sync
+    if config is None or not config.enabled:
+        return str(NO_SYNC_SECTION)
+    return connection_problem(SalesforceConnection.objects.filter(site=site).first())
 
 
 def run_cycle(
@@ -50,8 +67,9 @@ def run_cycle(
 ) -> CycleOutcome:
     """Run one sync cycle for ``site`` unless another worker is running one.
 
-    Raises NotConnected/ReauthorizationRequired when the site cannot reach Salesforce and
-    SyncNotConfigured without a ``sync`` section; errors during the cycle end up on the run.
+    Raises SyncNotConfigured without a ``sync`` section. A site whose connection cannot be
+    used (not configured, paused, not connected, needs re-authorisation) gets a failed run
+    saying why; errors during the cycle end up on the run too.
     Every log line of the cycle carries one correlation id (``sync-...``).
     """
     with bind_correlation_id(prefix="sync", site=site.pk):
@@ -67,9 +85,14 @@ def _run_cycle(
 ) -> CycleOutcome:
     config = sync_config()
     connection = SalesforceConnection.objects.filter(site=site).first()
-    if connection is None:
-        raise SyncNotConfigured(f"Site {site} has no Salesforce connection.")
-    client = client or client_for(site)
+    problem = connection_problem(connection)
+    if problem is None and client is None:
+        try:
+            client = client_for(site)
+        except (NotConnected, ReauthorizationRequired) as error:
+            problem = str(error)
+    if problem is not None or connection is None or client is None:
+        return CycleOutcome(run=_record_blocked(site, problem or "", full=full, dry_run=dry_run))
     holder = lease.new_holder_id()
     if not lease.acquire(connection.pk, holder):
         logger.info("Sync of %s skipped: another worker holds the lease", site)
@@ -105,6 +128,25 @@ def _run_cycle(
         return CycleOutcome(run=run)
     finally:
         lease.release(connection.pk, holder)
+
+
+def _record_blocked(site: Site, problem: str, *, full: bool, dry_run: bool) -> SyncRun:
+    """A failed run that says why the cycle could not start, so the runs list and the
+    dashboard show the problem instead of the last success."""
+    now = timezone.now()
+    run = SyncRun(
+        site=site,
+        full=full,
+        dry_run=dry_run,
+        started_at=now,
+        finished_at=now,
+        status=SyncRunStatus.FAILED,
+        errors=[{"message": problem, "level": "error"}],
+    )
+    if not dry_run:
+        run.save()
+    logger.warning("Sync of %s could not start: %s", site, untrusted(problem, "reason"))
+    return run
 
 
 ABANDONED_RUN_MESSAGE = (

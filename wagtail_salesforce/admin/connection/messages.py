@@ -110,28 +110,3 @@ def explain_exception(error: Exception, connection: SalesforceConnection) -> str
             "outgoing HTTPS connections to it, then click Connect."
         ) % {"login": connection.login_url}
     return _("Connecting failed unexpectedly. Click Connect to try again.")
-
-
-def explain_status_detail(connection: SalesforceConnection) -> str:
-    """A sentence for the stored ``status_detail`` of an error or needs-re-authorisation state."""
-    detail = connection.status_detail
-    if connection.status == "needs_reauth":
-        return _(
-            "Salesforce no longer accepts this site's refresh token (it expired under the "
-            "connected app's refresh token policy, or was revoked). Click Connect to "
-            "authorise again."
-        )
-    if detail == "no_refresh_token":
-        return _(
-            "Salesforce did not issue a refresh token, so the connection will stop when the "
-            'session times out. Add "Perform requests at any time (refresh_token, '
-            "offline_access)\" to the connected app's scopes, then click Connect."
-        )
-    if detail.startswith("invalid_client"):
-        return _(
-            "Salesforce rejected the consumer key or secret while refreshing the access token. "
-            "Paste them again from the connected app and save."
-        )
-    if detail:
-        return _("Salesforce reported: %(detail)s") % {"detail": detail}
-    return ""

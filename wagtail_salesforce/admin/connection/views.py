@@ -8,7 +8,6 @@ sent to the login page.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +25,7 @@ from wagtail_salesforce.connection import service
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.crypto import SecretUnreadable
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.connection.problems import explain_status_detail
 from wagtail_salesforce.exceptions import (
     NetworkError,
     NotConnected,
@@ -34,6 +34,7 @@ from wagtail_salesforce.exceptions import (
     SalesforceError,
     TLSVerificationFailed,
 )
+from wagtail_salesforce.observability import get_logger, untrusted
 
 from ..permissions import manage_permission_required
 from .forms import (
@@ -46,10 +47,9 @@ from .messages import (
     explain_exception,
     explain_oauth_error,
     explain_state_problem,
-    explain_status_detail,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Wagtail's status tag, coloured by what the state asks of the administrator (admin.css).
 STATUS_TONES = {
@@ -238,7 +238,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         pending = service.pop_state(request.session, request.GET.get("state"))
     except service.StateInvalid as problem:
-        logger.info("OAuth callback rejected: state %s", problem.reason)
+        logger.info("OAuth callback rejected: state %s", untrusted(problem.reason, "reason"))
         messages.error(request, explain_state_problem())
         return redirect("wagtail_salesforce:index")
     connection = (
@@ -257,7 +257,11 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     error = request.GET.get("error")
     if error:
         description = request.GET.get("error_description", "")
-        logger.info("Salesforce authorization for site %s ended with %s", connection.site_id, error)
+        logger.info(
+            "Salesforce authorization for site %s ended with %s",
+            connection.site_id,
+            untrusted(error, "oauth_error"),
+        )
         denied = error in ("access_denied", "access-denied")
         log(
             instance=connection,
@@ -282,7 +286,11 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             connection, code=code, verifier=pending.verifier
         )
     except (OAuthError, NetworkError, TLSVerificationFailed, SecretUnreadable) as failure:
-        logger.warning("Connecting site %s to Salesforce failed: %s", connection.site_id, failure)
+        logger.warning(
+            "Connecting site %s to Salesforce failed: %s",
+            connection.site_id,
+            untrusted(failure, "error"),
+        )
         log(
             instance=connection,
             action="wagtail_salesforce.connect_failed",
@@ -322,7 +330,9 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
         elif isinstance(error, NotConnected):
             messages.error(request, _("Not connected: %(reason)s") % {"reason": error})
         else:
-            logger.warning("Test connection for site %s failed: %s", site.pk, error)
+            logger.warning(
+                "Test connection for site %s failed: %s", site.pk, untrusted(error, "error")
+            )
             messages.error(request, _("The test call failed: %(error)s") % {"error": error})
         return redirect(_edit_url(site.pk))
     daily = limits.get("DailyApiRequests") or {}

@@ -22,6 +22,7 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.models import Site
 
 from wagtail_salesforce.sync.models import Lead, SyncRun, SyncRunStatus
+from wagtail_salesforce.sync.service import sync_blocker
 from wagtail_salesforce.sync.tasks import RUN_SYNC_CYCLE_TASK
 
 from ..permissions import PolicyRequiredMixin, policy_required, sync_runs_policy
@@ -116,10 +117,16 @@ class SyncRunIndexView(PolicyRequiredMixin, IndexView):
 def sync_now(request: HttpRequest, site_id: int) -> HttpResponse:
     """Queue a cycle for this site (it runs inline when django-q2 is in sync mode)."""
     site = get_object_or_404(Site, pk=site_id)
+    runs_url = reverse("wagtail_salesforce:sync_runs") + "?" + urlencode({"site": site.pk})
+    problem = sync_blocker(site)
+    if problem is not None:
+        # Said now, in the panel's words; a queued cycle would only fail the same way.
+        messages.error(request, problem)
+        return redirect(runs_url)
     try:
         async_task(RUN_SYNC_CYCLE_TASK, site.pk, group="wagtail_salesforce.sync")
     except Exception as error:  # the broker is down: say so instead of a 500
         messages.error(request, _("Could not queue the sync: %(error)s") % {"error": error})
     else:
         messages.success(request, _("Sync queued for %(site)s.") % {"site": site})
-    return redirect(reverse("wagtail_salesforce:sync_runs") + "?" + urlencode({"site": site.pk}))
+    return redirect(runs_url)

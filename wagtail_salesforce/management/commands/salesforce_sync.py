@@ -17,7 +17,7 @@ from wagtail.models import Site
 
 from wagtail_salesforce.exceptions import SalesforceError
 from wagtail_salesforce.sync.models import SyncRunStatus
-from wagtail_salesforce.sync.service import run_cycle
+from wagtail_salesforce.sync.service import run_cycle, sync_blocker
 
 
 class Command(BaseCommand):
@@ -41,6 +41,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         site = self._site(options.get("site"))
+        problem = sync_blocker(site)
+        if problem is not None:  # said at once, as "Sync now" does
+            raise CommandError(
+                _("Site %(site)s cannot sync: %(error)s")
+                % {"site": site.hostname, "error": problem},
+                returncode=2,
+            )
         try:
             outcome = run_cycle(site, full=options["full"], dry_run=options["dry_run"])
         except SalesforceError as error:
