@@ -6,33 +6,44 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Permission
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
+from wagtail.log_actions import LogFormatter
 
 from wagtail_salesforce.admin import urls as admin_urls
+from wagtail_salesforce.admin.exports import EXPORT_ACTION
 from wagtail_salesforce.admin.health_panel import add_health_panel
-from wagtail_salesforce.admin.outbox import register_log_actions as register_outbox_log_actions
+from wagtail_salesforce.admin.outbox import DELIVER_HELD_ACTION, RETRY_ACTION
 from wagtail_salesforce.admin.permissions import (
+    PluginPermissionPolicy,
     connection_policy,
     leads_policy,
     outbox_policy,
+    plugin_permissions,
 )
-from wagtail_salesforce.admin.sync.bulk_actions import SendInNextSyncBulkAction
+from wagtail_salesforce.admin.sync.bulk_actions import (
+    SEND_IN_NEXT_SYNC_ACTION,
+    SendInNextSyncBulkAction,
+)
+from wagtail_salesforce.admin.sync.runs import SYNC_NOW_ACTION
 
 
 class PolicyMenuItem(MenuItem):
-    """A menu item shown to users the screen's permission policy lets in."""
+    """A menu item shown to users the screen's permission policy lets do ``action``."""
 
-    def __init__(self, *args: Any, policy: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, policy: PluginPermissionPolicy, action: str = "view", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy
+        self.action = action
 
     def is_shown(self, request: HttpRequest) -> bool:
-        return bool(self.policy.user_has_permission(request.user, "view"))
+        return self.policy.user_has_permission(request.user, self.action)
 
 
 @hooks.register("register_admin_urls")
@@ -48,6 +59,7 @@ def register_settings_menu_item() -> MenuItem:
         icon_name="link",
         order=900,
         policy=connection_policy,
+        action="manage",
     )
 
 
@@ -76,12 +88,9 @@ def register_outbox_menu_item() -> MenuItem:
 
 @hooks.register("register_permissions")
 def register_permissions() -> QuerySet[Permission]:
-    # Shown on the group edit page (Settings → Groups) under "Salesforce connection" and
-    # "Salesforce outbox entry".
-    codenames = {*connection_policy.codenames(), *outbox_policy.codenames()}
-    return Permission.objects.filter(
-        Q(content_type__app_label="wagtail_salesforce", codename__in=codenames)
-    )
+    # Shown on the group edit page (Settings → Groups) in the rows Lead, Segment, Outbox entry
+    # and Salesforce connection.
+    return plugin_permissions()
 
 
 # A bulk action registers its class itself (Wagtail's own bulk actions are registered this way).
@@ -93,44 +102,80 @@ def construct_homepage_panels(request: HttpRequest, panels: list[Any]) -> None:
     add_health_panel(request, panels)
 
 
+class ExportFormatter(LogFormatter):
+    """ "Exported 12 rows from Leads (CSV)": the entry's data says which listing."""
+
+    label = _("Export leads or outbox entries")
+    listings = {
+        "leads": _("Leads"),
+        "segment": _("a segment"),
+        "outbox": _("the Salesforce outbox"),
+    }
+
+    def format_message(self, log_entry: Any) -> str:
+        data = log_entry.data or {}
+        listing = data.get("listing", "")
+        return _("Exported %(rows)s rows from %(listing)s (%(format)s)") % {
+            "rows": data.get("rows", "?"),
+            "listing": self.listings.get(listing, listing),
+            "format": str(data.get("format", "")).upper(),
+        }
+
+
 @hooks.register("register_log_actions")
 def register_log_actions(actions: Any) -> None:
-    actions.register_action(
-        "wagtail_salesforce.connect", _("Connect to Salesforce"), _("Connected to Salesforce")
-    )
-    actions.register_action(
+    """Every audit-log action of the plugin. Leads and segments use Wagtail's own
+    ``wagtail.create``, ``wagtail.edit`` and ``wagtail.delete``."""
+    register = actions.register_action
+    # Settings → Salesforce (admin/connection/).
+    register(
         "wagtail_salesforce.settings_saved",
         _("Save Salesforce settings"),
         _("Salesforce settings saved"),
     )
-    actions.register_action(
+    register(
         "wagtail_salesforce.connect_started",
         _("Start connecting to Salesforce"),
-        _("Connecting to Salesforce started"),
+        _("Sent to Salesforce to authorise the connection"),
     )
-    actions.register_action(
+    register(
         "wagtail_salesforce.connect_denied",
-        _("Salesforce connection denied"),
-        _("Connecting to Salesforce was denied at Salesforce"),
+        _("Salesforce authorisation denied"),
+        _("Salesforce authorisation was denied"),
     )
-    actions.register_action(
+    register(
         "wagtail_salesforce.connect_failed",
-        _("Salesforce connection failed"),
+        _("Connecting to Salesforce failed"),
         _("Connecting to Salesforce failed"),
     )
-    actions.register_action(
+    # The success of Connect keeps its first name.
+    register("wagtail_salesforce.connect", _("Connect to Salesforce"), _("Connected to Salesforce"))
+    register(
         "wagtail_salesforce.test_connection",
         _("Test the Salesforce connection"),
         _("Salesforce connection tested"),
     )
-    actions.register_action(
+    register(
         "wagtail_salesforce.disconnect",
         _("Disconnect from Salesforce"),
         _("Disconnected from Salesforce"),
     )
-    actions.register_action(
+    register(
         "wagtail_salesforce.reauth_required",
         _("Salesforce re-authorisation required"),
         _("Salesforce refused the refresh token: re-authorisation required"),
     )
-    register_outbox_log_actions(actions)
+    # Sync, leads, exports, outbox.
+    register(SYNC_NOW_ACTION, _("Sync with Salesforce now"), _("Salesforce sync queued"))
+    register(
+        SEND_IN_NEXT_SYNC_ACTION,
+        _("Send in the next sync"),
+        _("Marked to be sent to Salesforce in the next sync"),
+    )
+    register(EXPORT_ACTION)(ExportFormatter)
+    register(RETRY_ACTION, _("Retry Salesforce delivery"), _("Salesforce delivery queued again"))
+    register(
+        DELIVER_HELD_ACTION,
+        _("Deliver held submission anyway"),
+        _("Submission held as spam released for delivery"),
+    )

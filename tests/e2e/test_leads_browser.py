@@ -56,8 +56,8 @@ def user_page(
     user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
     group, _created = Group.objects.get_or_create(name=f"group-{username}")
     group.permissions.add(Permission.objects.get(codename="access_admin"))
-    if manage:
-        group.permissions.add(Permission.objects.get(codename="manage_connection"))
+    if manage:  # the Leads listing and its export have permissions of their own
+        group.permissions.add(*Permission.objects.filter(codename__in=["view_lead", "export_lead"]))
     user.groups.add(group)
     context = chromium.new_context(locale=locale, accept_downloads=True)
     context.set_default_timeout(15_000)

@@ -122,7 +122,7 @@ def test_the_outbox_needs_the_view_outbox_or_manage_permission(
     assert OutboxEntry.objects.get(pk=entry.pk).state == OutboxState.DEAD
 
     Group.objects.get(name="Outbox editors").permissions.add(
-        Permission.objects.get(codename="view_outbox")
+        Permission.objects.get(codename="view_outboxentry")
     )
     allowed = Client()
     allowed.force_login(django_user_model.objects.get(username="editor"))

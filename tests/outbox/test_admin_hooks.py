@@ -28,7 +28,7 @@ def test_the_reports_menu_item_is_shown_only_to_users_who_may_view_the_outbox(
     assert item.url == "/admin/salesforce/outbox/"
     assert not item.is_shown(request)
 
-    view_outbox = Permission.objects.get(codename="view_outbox")
+    view_outbox = Permission.objects.get(codename="view_outboxentry")
     assert view_outbox in wagtail_hooks.register_permissions()
     request.user.user_permissions.add(view_outbox)
     request.user = django_user_model.objects.get(pk=request.user.pk)  # drop the perm cache

@@ -16,13 +16,21 @@ from django.views.decorators.http import require_POST
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.views.reports import ReportView
 from wagtail.log_actions import log
+from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.outbox.delivery import schedule_retry
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.outbox.wakeups import enqueue_delivery
 
-from .permissions import OUTBOX_FORBIDDEN, PolicyRequiredMixin, outbox_policy, policy_required
+from .exports import NeutralisedExportMixin, log_export
+from .permissions import (
+    OUTBOX_FORBIDDEN,
+    RETRY_FORBIDDEN,
+    PolicyRequiredMixin,
+    outbox_policy,
+    policy_required,
+)
 
 RETRY_ACTION = "wagtail_salesforce.retry"
 DELIVER_HELD_ACTION = "wagtail_salesforce.deliver_held"
@@ -33,18 +41,6 @@ RETRYABLE_STATES = (
     OutboxState.DEAD,
     OutboxState.PAUSED,
 )
-
-
-def register_log_actions(actions: Any) -> None:
-    """For the ``register_log_actions`` hook: the audit-log action of Retry."""
-    actions.register_action(
-        RETRY_ACTION, _("Retry Salesforce delivery"), _("Salesforce delivery queued again")
-    )
-    actions.register_action(
-        DELIVER_HELD_ACTION,
-        _("Deliver held submission anyway"),
-        _("Submission held as spam released for delivery"),
-    )
 
 
 class OutboxFilterSet(WagtailFilterSet):
@@ -58,7 +54,7 @@ class OutboxFilterSet(WagtailFilterSet):
         fields = ["state", "mapping_key"]
 
 
-class OutboxReportView(PolicyRequiredMixin, ReportView):
+class OutboxReportView(PolicyRequiredMixin, NeutralisedExportMixin, ReportView):
     page_title = _("Salesforce outbox")
     header_icon = "resubmit"
     template_name = "wagtail_salesforce/outbox/report.html"
@@ -89,6 +85,25 @@ class OutboxReportView(PolicyRequiredMixin, ReportView):
     def get_filename(self) -> str:
         return f"salesforce-outbox-{datetime.date.today():%Y-%m-%d}"
 
+    def as_spreadsheet(self, queryset: Any, spreadsheet_format: str | None) -> Any:
+        entries = list(queryset)
+        # The report spans every site: the entry goes on the site whose admin this is.
+        site = (
+            Site.find_for_request(self.request)
+            or Site.objects.order_by("-is_default_site", "pk").first()
+        )
+        if site is not None:
+            filters = {key: value for key, value in self.request.GET.items() if key != "export"}
+            log_export(
+                self.request,
+                site,
+                listing="outbox",
+                export_format=str(spreadsheet_format),
+                rows=len(entries),
+                filters=filters,
+            )
+        return super().as_spreadsheet(entries, spreadsheet_format)
+
     def decorate_paginated_queryset(self, object_list: Any) -> list[OutboxEntry]:
         entries = list(object_list)
         connections = {
@@ -106,13 +121,14 @@ class OutboxReportView(PolicyRequiredMixin, ReportView):
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(*args, **kwargs)
         context["retry_url"] = reverse("wagtail_salesforce:outbox_retry")
+        context["can_retry"] = outbox_policy.user_has_permission(self.request.user, "retry")
         context["retryable_states"] = RETRYABLE_STATES
         context["deliver_held_url"] = reverse("wagtail_salesforce:outbox_deliver_held")
         return context
 
 
 @require_POST
-@policy_required(outbox_policy, OUTBOX_FORBIDDEN)
+@policy_required(outbox_policy, "retry", RETRY_FORBIDDEN)
 def retry_view(request: HttpRequest) -> HttpResponse:
     """Put the selected entries (``POST entry=<id>`` repeated) back in line and deliver them."""
     try:
@@ -122,9 +138,15 @@ def retry_view(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select at least one outbox entry to retry."))
     else:
+        previous_states = dict(OutboxEntry.objects.filter(pk__in=ids).values_list("pk", "state"))
         queued = schedule_retry(ids)
         for entry in OutboxEntry.objects.filter(pk__in=ids, state=OutboxState.PENDING):
-            log(instance=entry, action=RETRY_ACTION, user=request.user)
+            log(
+                instance=entry,
+                action=RETRY_ACTION,
+                user=request.user,
+                data={"previous_state": previous_states.get(entry.pk)},
+            )
             enqueue_delivery(entry.pk)
         messages.success(
             request,
@@ -142,7 +164,7 @@ def retry_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@policy_required(outbox_policy, OUTBOX_FORBIDDEN)
+@policy_required(outbox_policy, "retry", RETRY_FORBIDDEN)
 def deliver_held_view(request: HttpRequest) -> HttpResponse:
     """ "Deliver anyway": release the selected entries held as spam to normal delivery."""
     try:

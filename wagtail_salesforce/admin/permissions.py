@@ -1,8 +1,26 @@
-"""Who may open which screen, as Wagtail permission policies.
+"""Who may open which screen and do which action, as Wagtail permission policies.
 
-Each screen names a policy; today the connection, leads, segments and sync runs share "manage the
-Salesforce connection" (leads are personal data), and the outbox also opens with "view and retry
-the outbox". Giving a screen its own permission is a change of its policy here, nothing else.
+One Django permission per job (the models' ``Meta.permissions``), so that a group can be given
+exactly the screens its people need:
+
+==========================================  ================================================
+permission (``wagtail_salesforce.…``)       opens
+==========================================  ================================================
+``view_lead``                               Leads (read), a lead's page (read), Sync runs
+``edit_lead``                               a lead's edit form, "Add lead", the bulk action
+                                            "Send in the next sync"
+``export_lead``                             the Leads CSV/XLSX export and segment exports
+``manage_segment``                          Segments: list, save from Leads, delete
+``view_outboxentry``                        Reports → Salesforce outbox and its export
+``retry_outboxentry``                       the outbox's Retry
+``correct_outboxentry``                     correcting a dead letter before resending it
+``manage_connection``                       Settings → Salesforce (panel, Connect, Test,
+                                            Disconnect), Sync now, the dashboard panel
+==========================================  ================================================
+
+Sync now spends the org's API calls and acts on the connection, so it belongs with the
+connection; the history of runs is about leads, so viewing leads opens it. Superusers hold every
+permission.
 
 Refusals are a real 403 page: raising ``PermissionDenied`` would not do, because Wagtail's admin
 URL wrapper turns it into a redirect to the dashboard.
@@ -10,17 +28,16 @@ URL wrapper turns it into a redirect to the dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permission
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from wagtail.permission_policies.base import BasePermissionPolicy
+from wagtail.permission_policies.base import ModelPermissionPolicy
 
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.outbox.models import OutboxEntry
@@ -28,68 +45,124 @@ from wagtail_salesforce.sync.models import Lead, Segment, SyncRun
 
 User = AbstractBaseUser | AnonymousUser
 
-MANAGE_CONNECTION = "wagtail_salesforce.manage_connection"
-VIEW_OUTBOX = "wagtail_salesforce.view_outbox"
+APP_LABEL = "wagtail_salesforce"
 
 
-class AnyOfPermissionsPolicy(BasePermissionPolicy):
-    """Every action on ``model`` is allowed to active users holding any of ``permissions``
-    (``"app_label.codename"``); superusers hold them all."""
+class PluginPermissionPolicy(ModelPermissionPolicy):
+    """Wagtail's model permission policy, where an action may name its codename outright.
 
-    def __init__(self, model: type[Model] | str, permissions: Iterable[str]) -> None:
-        super().__init__(model)
-        self.permissions = tuple(permissions)
+    An action checks ``<action>_<model>`` of ``auth_model`` (Django's convention, e.g.
+    ``export_lead``) unless ``codenames`` maps it to another codename: that is how Wagtail's
+    generic views' ``add``/``change``/``delete`` land on the screen's one permission.
+    """
+
+    def __init__(
+        self,
+        model: type[Model],
+        auth_model: type[Model] | None = None,
+        codenames: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(model, auth_model=auth_model)
+        self.codenames = dict(codenames or {})
+
+    def _get_permission_codename(self, action: str) -> str:
+        if action in self.codenames:
+            return self.codenames[action]
+        codename: str = super()._get_permission_codename(action)
+        return codename
 
     def user_has_permission(self, user: User, action: str) -> bool:
-        # Django's auth backends answer has_perm for every user class (PermissionsMixin).
-        return bool(
-            user.is_active and any(user.has_perm(name) for name in self.permissions)  # type: ignore[attr-defined]
+        # has_perm is False for inactive users and True for active superusers.
+        return bool(user.has_perm(self._get_permission_name(action)))  # type: ignore[union-attr]
+
+    def permission_codenames(self, actions: list[str]) -> list[str]:
+        return sorted(self._get_permission_codenames(actions))
+
+
+# Leads: read, edit (add, edit, send again), export.
+leads_policy = PluginPermissionPolicy(Lead, codenames={"add": "edit_lead", "change": "edit_lead"})
+LEAD_ACTIONS = ["view", "edit", "export"]
+# Segments: one permission for the screen, whatever Wagtail's generic views ask.
+segments_policy = PluginPermissionPolicy(
+    Segment,
+    codenames=dict.fromkeys(["view", "add", "change", "delete", "manage"], "manage_segment"),
+)
+SEGMENT_ACTIONS = ["manage"]
+# Sync runs are read with the leads' permission.
+sync_runs_policy = PluginPermissionPolicy(SyncRun, auth_model=Lead)
+# The outbox: read (and export what is read), retry, correct.
+outbox_policy = PluginPermissionPolicy(OutboxEntry)
+OUTBOX_ACTIONS = ["view", "retry", "correct"]
+# Settings → Salesforce, Sync now, the dashboard panel.
+connection_policy = PluginPermissionPolicy(
+    SalesforceConnection,
+    codenames=dict.fromkeys(["view", "change", "manage"], "manage_connection"),
+)
+CONNECTION_ACTIONS = ["manage"]
+
+
+def plugin_permissions() -> QuerySet[Permission]:
+    """Every permission the plugin checks, for the group edit page (``register_permissions``)."""
+    granted = Q()
+    for policy, actions in (
+        (leads_policy, LEAD_ACTIONS),
+        (segments_policy, SEGMENT_ACTIONS),
+        (outbox_policy, OUTBOX_ACTIONS),
+        (connection_policy, CONNECTION_ACTIONS),
+    ):
+        granted |= Q(
+            content_type__app_label=APP_LABEL, codename__in=policy.permission_codenames(actions)
         )
+    return Permission.objects.filter(granted)
 
-    def user_has_any_permission(self, user: User, actions: Iterable[str]) -> bool:
-        return self.user_has_permission(user, "")
-
-    def users_with_any_permission(self, actions: Iterable[str]) -> QuerySet[Any]:
-        users = get_user_model()._default_manager.filter(is_active=True)
-        granted = Q(is_superuser=True)
-        for name in self.permissions:
-            app_label, codename = name.split(".", 1)
-            permission = Q(content_type__app_label=app_label, codename=codename)
-            matching = Permission.objects.filter(permission)
-            granted |= Q(user_permissions__in=matching) | Q(groups__permissions__in=matching)
-        return users.filter(granted).distinct()
-
-    def users_with_permission(self, action: str) -> QuerySet[Any]:
-        return self.users_with_any_permission([action])
-
-    def codenames(self) -> list[str]:
-        """The permissions' codenames, for ``register_permissions``."""
-        return [name.split(".", 1)[1] for name in self.permissions]
-
-
-# The connection panel, and the sync's screens for as long as they share its permission.
-connection_policy = AnyOfPermissionsPolicy(SalesforceConnection, [MANAGE_CONNECTION])
-leads_policy = AnyOfPermissionsPolicy(Lead, [MANAGE_CONNECTION])
-segments_policy = AnyOfPermissionsPolicy(Segment, [MANAGE_CONNECTION])
-sync_runs_policy = AnyOfPermissionsPolicy(SyncRun, [MANAGE_CONNECTION])
-outbox_policy = AnyOfPermissionsPolicy(OutboxEntry, [VIEW_OUTBOX, MANAGE_CONNECTION])
 
 MANAGE_FORBIDDEN = _(
     "You do not have permission to manage the Salesforce connection. Ask an administrator for "
-    "the “Can manage the Salesforce connection” permission."
+    "the “Can manage the connection to Salesforce” permission."
 )
 OUTBOX_FORBIDDEN = _(
     "You do not have permission to view the Salesforce outbox. Ask an administrator for the "
-    "“Can view and retry the Salesforce outbox” permission."
+    "“Can view” permission on outbox entries."
+)
+RETRY_FORBIDDEN = _(
+    "You do not have permission to retry Salesforce deliveries. Ask an administrator for the "
+    "“Can retry Salesforce deliveries” permission."
+)
+VIEW_LEADS_FORBIDDEN = _(
+    "You do not have permission to view leads. Ask an administrator for the “Can view” "
+    "permission on leads."
+)
+EDIT_LEADS_FORBIDDEN = _(
+    "You do not have permission to edit leads. Ask an administrator for the “Can add and edit "
+    "leads” permission."
+)
+EXPORT_LEADS_FORBIDDEN = _(
+    "You do not have permission to export leads. Ask an administrator for the “Can export "
+    "leads” permission."
+)
+SEGMENTS_FORBIDDEN = _(
+    "You do not have permission to manage segments. Ask an administrator for the “Can save and "
+    "delete lead segments” permission."
 )
 
 
 def user_can_manage(user: User) -> bool:
-    return connection_policy.user_has_permission(user, "change")
+    return connection_policy.user_has_permission(user, "manage")
 
 
 def user_can_view_outbox(user: User) -> bool:
     return outbox_policy.user_has_permission(user, "view")
+
+
+def sync_permissions(user: User) -> dict[str, bool]:
+    """What the Leads, Segments and Sync runs templates may offer this user (links, forms)."""
+    return {
+        "can_view_leads": leads_policy.user_has_permission(user, "view"),
+        "can_edit_leads": leads_policy.user_has_permission(user, "edit"),
+        "can_export_leads": leads_policy.user_has_permission(user, "export"),
+        "can_manage_segments": segments_policy.user_has_permission(user, "manage"),
+        "can_sync": connection_policy.user_has_permission(user, "manage"),
+    }
 
 
 def forbidden_response(request: HttpRequest, message: Any = MANAGE_FORBIDDEN) -> HttpResponse:
@@ -103,26 +176,33 @@ class PolicyRequiredMixin:
     """For class-based views: answer 403 (``forbidden_message``) unless the view's
     ``permission_policy`` lets the user do ``policy_action``."""
 
-    permission_policy: AnyOfPermissionsPolicy
+    permission_policy: PluginPermissionPolicy
     policy_action = "view"
     forbidden_message: Any = MANAGE_FORBIDDEN
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def check_policy(self, request: HttpRequest) -> HttpResponse | None:
+        """None when the user may go on, else the 403 page."""
         if not self.permission_policy.user_has_permission(request.user, self.policy_action):
             return forbidden_response(request, self.forbidden_message)
+        return None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refusal = self.check_policy(request)
+        if refusal is not None:
+            return refusal
         response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         return response
 
 
 def policy_required(
-    policy: AnyOfPermissionsPolicy, message: Any = MANAGE_FORBIDDEN
+    policy: PluginPermissionPolicy, action: str = "manage", message: Any = MANAGE_FORBIDDEN
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """For function views: the same check as :class:`PolicyRequiredMixin`."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not policy.user_has_permission(request.user, "change"):
+            if not policy.user_has_permission(request.user, action):
                 return forbidden_response(request, message)
             return view(request, *args, **kwargs)
 
@@ -131,4 +211,4 @@ def policy_required(
     return decorator
 
 
-manage_permission_required = policy_required(connection_policy)
+manage_permission_required = policy_required(connection_policy, "manage", MANAGE_FORBIDDEN)

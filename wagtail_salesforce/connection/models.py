@@ -115,7 +115,7 @@ class SalesforceConnection(models.Model):
         verbose_name = _("Salesforce connection")
         verbose_name_plural = _("Salesforce connections")
         default_permissions = ()
-        permissions = [("manage_connection", _("Can manage the Salesforce connection"))]
+        permissions = [("manage_connection", _("Can manage the connection to Salesforce"))]
 
     def __str__(self) -> str:
         return f"Salesforce connection for {self.site}"

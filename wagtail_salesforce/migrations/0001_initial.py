@@ -60,6 +60,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'lead',
                 'verbose_name_plural': 'leads',
                 'ordering': ['email'],
+                'permissions': [('edit_lead', 'Can add and edit leads'), ('export_lead', 'Can export leads')],
+                'default_permissions': ('view',),
             },
         ),
         migrations.CreateModel(
@@ -95,8 +97,8 @@ class Migration(migrations.Migration):
                 'verbose_name': 'outbox entry',
                 'verbose_name_plural': 'outbox entries',
                 'ordering': ['-created_at', '-pk'],
-                'permissions': [('view_outbox', 'Can view and retry the Salesforce outbox')],
-                'default_permissions': (),
+                'permissions': [('retry_outboxentry', 'Can retry Salesforce deliveries'), ('correct_outboxentry', 'Can correct and resend dead letters')],
+                'default_permissions': ('view',),
             },
         ),
         migrations.CreateModel(
@@ -134,7 +136,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'Salesforce connection',
                 'verbose_name_plural': 'Salesforce connections',
-                'permissions': [('manage_connection', 'Can manage the Salesforce connection')],
+                'permissions': [('manage_connection', 'Can manage the connection to Salesforce')],
                 'default_permissions': (),
             },
         ),
@@ -163,7 +165,11 @@ class Migration(migrations.Migration):
                 ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtailcore.site')),
             ],
             options={
+                'verbose_name': 'segment',
+                'verbose_name_plural': 'segments',
                 'ordering': ['name'],
+                'permissions': [('manage_segment', 'Can save and delete lead segments')],
+                'default_permissions': (),
             },
         ),
         migrations.CreateModel(

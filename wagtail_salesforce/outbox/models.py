@@ -177,8 +177,12 @@ class OutboxEntry(models.Model):
         verbose_name = _("outbox entry")
         verbose_name_plural = _("outbox entries")
         ordering = ["-created_at", "-pk"]
-        default_permissions = ()
-        permissions = [("view_outbox", _("Can view and retry the Salesforce outbox"))]
+        # "view" is Django's own; correcting is the dead-letter correction screen's.
+        default_permissions = ("view",)
+        permissions = [
+            ("retry_outboxentry", _("Can retry Salesforce deliveries")),
+            ("correct_outboxentry", _("Can correct and resend dead letters")),
+        ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="wsf_outbox_due")]
 
     def __str__(self) -> str:

@@ -51,6 +51,12 @@ class Lead(models.Model):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         ordering = ["email"]
+        # Who may do what on the Leads screens (admin/permissions.py); "view" is Django's own.
+        default_permissions = ("view",)
+        permissions = [
+            ("edit_lead", _("Can add and edit leads")),
+            ("export_lead", _("Can export leads")),
+        ]
         constraints = [
             # Case-insensitive even for rows written around save() (bulk_create, raw SQL).
             models.UniqueConstraint(
@@ -212,7 +218,12 @@ class Segment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
         ordering = ["name"]
+        # One permission for the whole screen: list, save and delete segments.
+        default_permissions = ()
+        permissions = [("manage_segment", _("Can save and delete lead segments"))]
         constraints = [
             models.UniqueConstraint(fields=["site", "name"], name="wagtail_salesforce_segment_name")
         ]

@@ -9,10 +9,13 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.admin.views.bulk_action import BulkAction
+from wagtail.log_actions import log
 
 from wagtail_salesforce.sync.models import Lead
 
 from ..permissions import leads_policy
+
+SEND_IN_NEXT_SYNC_ACTION = "wagtail_salesforce.send_in_next_sync"
 
 
 class SendInNextSyncBulkAction(BulkAction):
@@ -24,7 +27,10 @@ class SendInNextSyncBulkAction(BulkAction):
     action_priority = 10
 
     def check_perm(self, obj: Lead) -> bool:
-        return bool(leads_policy.user_has_permission(self.request.user, "change"))
+        return leads_policy.user_has_permission(self.request.user, "edit")
+
+    def get_execution_context(self) -> dict[str, Any]:
+        return {"user": self.request.user}
 
     def object_context(self, obj: Lead) -> dict[str, Any]:
         return {"item": obj, "edit_url": reverse("wagtail_salesforce:lead_edit", args=[obj.pk])}
@@ -33,9 +39,13 @@ class SendInNextSyncBulkAction(BulkAction):
         return Lead.objects.values_list("pk", flat=True)
 
     @classmethod
-    def execute_action(cls, objects: list[Lead], **kwargs: Any) -> tuple[int, int]:
+    def execute_action(
+        cls, objects: list[Lead], user: Any = None, **kwargs: Any
+    ) -> tuple[int, int]:
         # The push sends what each lead holds; a failed push left ``needs_push`` off.
         count = Lead.objects.filter(pk__in=[lead.pk for lead in objects]).update(needs_push=True)
+        for lead in objects:
+            log(instance=lead, action=SEND_IN_NEXT_SYNC_ACTION, user=user)
         return count, 0
 
     def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:

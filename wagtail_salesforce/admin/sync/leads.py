@@ -28,12 +28,23 @@ from wagtail.admin.ui.tables import (
     TitleColumn,
 )
 from wagtail.admin.views.generic import IndexView
+from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.config import ConfigError, SyncConfig, get_config
 from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment
 
-from ..permissions import PolicyRequiredMixin, leads_policy, policy_required
+from ..exports import NeutralisedExportMixin, log_export
+from ..permissions import (
+    EDIT_LEADS_FORBIDDEN,
+    EXPORT_LEADS_FORBIDDEN,
+    VIEW_LEADS_FORBIDDEN,
+    PolicyRequiredMixin,
+    forbidden_response,
+    leads_policy,
+    policy_required,
+    sync_permissions,
+)
 from .filters import (
     FIELD_PARAM_PREFIX,
     BaseLeadFilterSet,
@@ -49,15 +60,6 @@ LEADS_PER_PAGE = 50
 # Columns for the first synced fields, in the YAML's order: a table of every field is too wide
 # to read. All of them are filters, exported and editable.
 LISTED_FIELDS = 5
-# Spreadsheet apps run cells starting with these as formulas (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """``value`` as a spreadsheet cell that cannot run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"
-    return value
 
 
 def sync_config(request: HttpRequest | None = None) -> SyncConfig | None:
@@ -84,9 +86,10 @@ def lead_status(lead: Lead) -> str:
     return _("In sync")
 
 
-class LeadIndexView(PolicyRequiredMixin, IndexView):
+class LeadIndexView(PolicyRequiredMixin, NeutralisedExportMixin, IndexView):
     model = Lead
     permission_policy = leads_policy
+    forbidden_message = VIEW_LEADS_FORBIDDEN
     any_permission_required = None  # PolicyRequiredMixin answers with a 403 page
     page_title = gettext_lazy("Leads")
     header_icon = "group"
@@ -97,6 +100,20 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
     default_ordering = "email"
     is_searchable = True
     export_filename = "leads"
+    export_listing = "leads"
+
+    def check_policy(self, request: HttpRequest) -> HttpResponse | None:
+        refusal = super().check_policy(request)
+        if refusal is None and self.is_export and not self.can("export"):
+            return forbidden_response(request, EXPORT_LEADS_FORBIDDEN)
+        return refusal
+
+    def can(self, action: str) -> bool:
+        return leads_policy.user_has_permission(self.request.user, action)
+
+    @cached_property
+    def show_export_buttons(self) -> bool:
+        return self.can("export")
 
     @cached_property
     def sync_config(self) -> SyncConfig | None:
@@ -114,7 +131,12 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
     def columns(self) -> list[Column]:
         fields = self.sync_config.fields if self.sync_config else {}
         return [
-            BulkActionsCheckboxColumn("bulk_actions", obj_type="lead"),
+            # The one bulk action edits leads.
+            *(
+                [BulkActionsCheckboxColumn("bulk_actions", obj_type="lead")]
+                if self.can("edit")
+                else []
+            ),
             TitleColumn(
                 "email",
                 label=gettext_lazy("Email address"),
@@ -157,7 +179,23 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
         return search_leads(queryset, self.search_query)
 
     def as_spreadsheet(self, queryset: QuerySet[Lead], spreadsheet_format: str | None) -> Any:
+        self.log_export(str(spreadsheet_format), queryset.count())
         return super().as_spreadsheet(queryset.iterator(chunk_size=2000), spreadsheet_format)
+
+    def log_export(self, export_format: str, rows: int) -> None:
+        """The audit-log entry, on the site the listing shows (else the default one)."""
+        site = self.current_site
+        if site is None:  # no site, no leads
+            return
+        filters = {key: value for key, value in self.request.GET.items() if key != "export"}
+        log_export(
+            self.request,
+            site,
+            listing=self.export_listing,
+            export_format=export_format,
+            rows=rows,
+            filters=filters,
+        )
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
@@ -187,9 +225,6 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
             "source": item.source,
         }
 
-    def preprocess_field_value(self, field: str, value: Any, export_format: str) -> Any:
-        return safe_cell(super().preprocess_field_value(field, value, export_format))
-
     @cached_property
     def current_site(self) -> Site | None:
         """The site the drawer filters on, else the default one (where "Add" and "Save as
@@ -202,6 +237,7 @@ class LeadIndexView(PolicyRequiredMixin, IndexView):
 
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(*args, **kwargs)
+        context.update(sync_permissions(self.request.user))
         if self.results_only or self.is_export:
             return context
         query = self.request.GET.copy()
@@ -225,6 +261,9 @@ class SegmentExportView(LeadIndexView):
     """A segment's leads as CSV (default) or XLSX: its site and saved filter, not the URL's."""
 
     export_param_default = "csv"
+    export_listing = "segment"
+    policy_action = "export"
+    forbidden_message = EXPORT_LEADS_FORBIDDEN
 
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().setup(request, *args, **kwargs)
@@ -249,18 +288,36 @@ class SegmentExportView(LeadIndexView):
     def get_filename(self) -> str:
         return slugify(self.segment.name) or "leads"
 
+    def log_export(self, export_format: str, rows: int) -> None:
+        log_export(
+            self.request,
+            self.segment,
+            listing=self.export_listing,
+            export_format=export_format,
+            rows=rows,
+            segment=self.segment.name,
+        )
 
-@policy_required(leads_policy)
+
+@policy_required(leads_policy, "view", VIEW_LEADS_FORBIDDEN)
 def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """A lead's page: its facts and fields, editable with the edit permission."""
+    can_edit = leads_policy.user_has_permission(request.user, "edit")
+    if request.method == "POST" and not can_edit:
+        return forbidden_response(request, EDIT_LEADS_FORBIDDEN)
     lead = get_object_or_404(Lead.objects.select_related("site"), pk=lead_id)
     config = sync_config(request)
     if config is None:
         messages.error(request, _("The YAML config has no sync section: nothing to edit."))
         return redirect("wagtail_salesforce:leads")
     form = LeadForm(request.POST or None, lead=lead, config=config)
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
     if request.method == "POST" and form.is_valid():
         changed = form.save()
         if changed:
+            log(instance=lead, action="wagtail.edit", user=request.user, data={"fields": changed})
             messages.success(
                 request,
                 _("Saved. %(fields)s will be sent to Salesforce in the next sync.")
@@ -276,6 +333,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
             "site": lead.site,
             "lead": lead,
             "form": form,
+            **sync_permissions(request.user),
             "conflicts": lead.conflicts.all()[:20],
             "leads_url": reverse("wagtail_salesforce:leads")
             + "?"
@@ -285,7 +343,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 
 @require_POST
-@policy_required(leads_policy)
+@policy_required(leads_policy, "edit", EDIT_LEADS_FORBIDDEN)
 def lead_create(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
     form = NewLeadForm(request.POST, site=site)
@@ -296,4 +354,5 @@ def lead_create(request: HttpRequest, site_id: int) -> HttpResponse:
     lead = Lead.objects.create(
         site=site, email=form.cleaned_data["email"], source=LeadOrigin.ADMIN, needs_push=True
     )
+    log(instance=lead, action="wagtail.create", user=request.user)
     return redirect("wagtail_salesforce:lead_edit", lead_id=lead.pk)

@@ -19,14 +19,23 @@ from django_q.tasks import async_task
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn, NumberColumn, StatusTagColumn
 from wagtail.admin.views.generic import IndexView
+from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.sync.models import Lead, SyncRun, SyncRunStatus
 from wagtail_salesforce.sync.service import sync_blocker
 from wagtail_salesforce.sync.tasks import RUN_SYNC_CYCLE_TASK
 
-from ..permissions import PolicyRequiredMixin, policy_required, sync_runs_policy
+from ..permissions import (
+    VIEW_LEADS_FORBIDDEN,
+    PolicyRequiredMixin,
+    manage_permission_required,
+    sync_permissions,
+    sync_runs_policy,
+)
 from .leads import default_site
+
+SYNC_NOW_ACTION = "wagtail_salesforce.sync_now"
 
 
 class SyncRunFilterSet(WagtailFilterSet):
@@ -51,6 +60,7 @@ class ErrorsColumn(Column):
 class SyncRunIndexView(PolicyRequiredMixin, IndexView):
     model = SyncRun
     permission_policy = sync_runs_policy
+    forbidden_message = VIEW_LEADS_FORBIDDEN
     any_permission_required = None
     page_title = gettext_lazy("Sync runs")
     header_icon = "resubmit"
@@ -107,15 +117,19 @@ class SyncRunIndexView(PolicyRequiredMixin, IndexView):
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(*args, **kwargs)
         site = self.current_site
+        context.update(sync_permissions(self.request.user))
         context["site"] = site
         context["pending"] = Lead.objects.filter(site=site, needs_push=True).count() if site else 0
         return context
 
 
 @require_POST
-@policy_required(sync_runs_policy)
+@manage_permission_required
 def sync_now(request: HttpRequest, site_id: int) -> HttpResponse:
-    """Queue a cycle for this site (it runs inline when django-q2 is in sync mode)."""
+    """Queue a cycle for this site (it runs inline when django-q2 is in sync mode).
+
+    It spends the org's API calls and acts for the connection, hence the connection's
+    permission."""
     site = get_object_or_404(Site, pk=site_id)
     runs_url = reverse("wagtail_salesforce:sync_runs") + "?" + urlencode({"site": site.pk})
     problem = sync_blocker(site)
@@ -123,6 +137,7 @@ def sync_now(request: HttpRequest, site_id: int) -> HttpResponse:
         # Said now, in the panel's words; a queued cycle would only fail the same way.
         messages.error(request, problem)
         return redirect(runs_url)
+    log(instance=site, action=SYNC_NOW_ACTION, user=request.user)
     try:
         async_task(RUN_SYNC_CYCLE_TASK, site.pk, group="wagtail_salesforce.sync")
     except Exception as error:  # the broker is down: say so instead of a 500

@@ -19,11 +19,19 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from wagtail.admin.ui.tables import ButtonsColumnMixin, Column, TitleColumn
 from wagtail.admin.views.generic import DeleteView, IndexView
+from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.sync.models import Lead, Segment
 
-from ..permissions import PolicyRequiredMixin, policy_required, segments_policy
+from ..permissions import (
+    SEGMENTS_FORBIDDEN,
+    PolicyRequiredMixin,
+    leads_policy,
+    policy_required,
+    segments_policy,
+    sync_permissions,
+)
 from .filters import InvalidFilter, LeadFilter
 from .forms import SegmentForm
 from .leads import default_site, sync_config
@@ -83,6 +91,8 @@ class SegmentExportColumn(Column):
 class SegmentIndexView(PolicyRequiredMixin, IndexView):
     model = Segment
     permission_policy = segments_policy
+    policy_action = "manage"
+    forbidden_message = SEGMENTS_FORBIDDEN
     any_permission_required = None
     page_title = gettext_lazy("Segments")
     header_icon = "list-ul"
@@ -109,8 +119,17 @@ class SegmentIndexView(PolicyRequiredMixin, IndexView):
             ),
             LeadCountColumn("lead_count", label=gettext_lazy("Leads")),
             *([Column("site", label=gettext_lazy("Site"))] if Site.objects.count() > 1 else []),
-            SegmentExportColumn("export", label=gettext_lazy("Export")),
+            *(
+                [SegmentExportColumn("export", label=gettext_lazy("Export"))]
+                if leads_policy.user_has_permission(self.request.user, "export")
+                else []
+            ),
         ]
+
+    def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(*args, **kwargs)
+        context.update(sync_permissions(self.request.user))
+        return context
 
     def get_base_queryset(self) -> QuerySet[Segment]:
         return Segment.objects.select_related("site")
@@ -129,7 +148,8 @@ class SegmentDeleteView(PolicyRequiredMixin, DeleteView):
     model = Segment
     permission_policy = segments_policy
     permission_required = None
-    policy_action = "delete"
+    policy_action = "manage"
+    forbidden_message = SEGMENTS_FORBIDDEN
     index_url_name = "wagtail_salesforce:segments"
     delete_url_name = "wagtail_salesforce:segment_delete"
     header_icon = "list-ul"
@@ -139,7 +159,7 @@ class SegmentDeleteView(PolicyRequiredMixin, DeleteView):
 
 
 @require_POST
-@policy_required(segments_policy)
+@policy_required(segments_policy, "manage", SEGMENTS_FORBIDDEN)
 def segment_save(request: HttpRequest) -> HttpResponse:
     """Save the Leads listing's filter (its query string) under the posted name, replacing a
     namesake of the same site."""
@@ -157,10 +177,17 @@ def segment_save(request: HttpRequest) -> HttpResponse:
         return redirect("wagtail_salesforce:segments")
     try:
         with transaction.atomic():
-            Segment.objects.update_or_create(
+            segment, created = Segment.objects.update_or_create(
                 site=site,
                 name=form.cleaned_data["name"],
                 defaults={"filter": lead_filter.to_dict()},
+            )
+            # Saving under a taken name replaces that segment's filter: an edit.
+            log(
+                instance=segment,
+                action="wagtail.create" if created else "wagtail.edit",
+                user=request.user,
+                data={"filter": segment.filter},
             )
     except IntegrityError:
         messages.error(request, _("That segment name is taken."))
