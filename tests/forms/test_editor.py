@@ -103,3 +103,19 @@ def test_the_submissions_list_shows_each_submissions_salesforce_status(
     html = response.content.decode()
     assert response.status_code == 200 and "Salesforce" in html
     assert html.count("Delivered") == 1 and html.count("Pending") == 1
+
+
+def test_the_submissions_download_neutralises_what_a_visitor_typed(
+    site: Site, connection: SalesforceConnection, sandbox: Any, admin_client: Client
+) -> None:
+    page = landing_page(site, "lead-full")
+    Client().post(page.url, {"email": "evil@example.com", "last_name": " =HYPERLINK(1)"})
+
+    response = admin_client.get(
+        reverse("wagtailforms:list_submissions", args=[page.pk]), {"export": "csv"}
+    )
+
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert response.status_code == 200 and "evil@example.com" in body
+    assert "'=HYPERLINK(1)" in body or "' =HYPERLINK(1)" in body
+    assert ",=HYPERLINK" not in body and ", =HYPERLINK" not in body

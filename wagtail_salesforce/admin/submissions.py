@@ -9,9 +9,12 @@ from wagtail.contrib.forms.views import SubmissionsListView
 
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
+from .exports import NeutralisedExportMixin
 
-class SalesforceSubmissionsListView(SubmissionsListView):
-    """Adds a "Salesforce" column: the state of each submission's outbox entry."""
+
+class SalesforceSubmissionsListView(NeutralisedExportMixin, SubmissionsListView):
+    """Adds a "Salesforce" column: the state of each submission's outbox entry. Its CSV and
+    XLSX downloads hold visitors' own words, so their cells are neutralised like every export."""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
