@@ -46,8 +46,8 @@ def refresh_describes() -> dict[str, list[str]]:
 
 def ensure_schedules(**kwargs: Any) -> None:
     """Register the outbox sweeper's, the describe refresh's and the sync's schedules (a
-    post_migrate
-    handler: every node runs it at deploy; idempotent and safe when nodes start together)."""
+    post_migrate handler: every node runs it at deploy; idempotent and safe when nodes start
+    together)."""
     using = kwargs.get("using") or DEFAULT_DB_ALIAS
     register_schedule(SWEEP_SCHEDULE_NAME, SWEEP_TASK, using=using)
     register_schedule(
