@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     processes: list[tuple[str, subprocess.Popen]] = []
 
     def on_signal(signum: int, _frame: object) -> None:
+        # One signal starts the shutdown; a second one must not interrupt it half-way (make
+        # passes its own SIGTERM on to us after the process group already had one), or the
+        # children would outlive the demo.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # Installed explicitly: a process started in the background inherits an ignored SIGINT.

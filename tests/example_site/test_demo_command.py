@@ -112,11 +112,19 @@ def test_make_demo_takes_its_ports_and_prints_the_landing_pages_real_url(tmp_pat
         assert "/home-example/" not in banner
         page = wait_until(lambda: _get(landing_url), timeout=60, message="the landing page")
         assert page.status_code == 200 and 'name="email"' in page.text
+        groups = _process_groups(_children_of(make.pid)) | {os.getpgid(make.pid)}
     finally:
         os.killpg(make.pid, signal.SIGTERM)
         assert make.wait(timeout=60) is not None
         assert make.stdout is not None
         make.stdout.close()
+    # make goes at once (passing its SIGTERM on to the demo, which already had one from the
+    # group), and the demo's output pipe closes with it, as when a terminal closes; the demo
+    # still stops its own children, which must all be gone.
+    deadline = time.monotonic() + 30
+    while _alive_in_groups(groups) and time.monotonic() < deadline:
+        time.sleep(0.2)  # children finish their own shutdown; poll until the deadline
+    assert _alive_in_groups(groups) == []
 
 
 def _get(url: str) -> requests.Response | None:
