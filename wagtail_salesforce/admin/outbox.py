@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.views.reports import ReportView
 from wagtail.log_actions import log
-from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.outbox.delivery import schedule_retry
@@ -31,6 +30,7 @@ from .permissions import (
     outbox_policy,
     policy_required,
 )
+from .sites import request_site
 
 RETRY_ACTION = "wagtail_salesforce.retry"
 DELIVER_HELD_ACTION = "wagtail_salesforce.deliver_held"
@@ -88,10 +88,7 @@ class OutboxReportView(PolicyRequiredMixin, NeutralisedExportMixin, ReportView):
     def as_spreadsheet(self, queryset: Any, spreadsheet_format: str | None) -> Any:
         entries = list(queryset)
         # The report spans every site: the entry goes on the site whose admin this is.
-        site = (
-            Site.find_for_request(self.request)
-            or Site.objects.order_by("-is_default_site", "pk").first()
-        )
+        site = request_site(self.request)
         if site is not None:
             filters = {key: value for key, value in self.request.GET.items() if key != "export"}
             log_export(

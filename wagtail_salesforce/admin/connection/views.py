@@ -21,6 +21,7 @@ from wagtail.admin import messages
 from wagtail.log_actions import log
 from wagtail.models import Site
 
+from wagtail_salesforce.admin.sites import request_site
 from wagtail_salesforce.connection import service
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.crypto import SecretUnreadable
@@ -74,7 +75,7 @@ def _edit_url(site_id: int) -> str:
 @manage_permission_required
 def settings_index(request: HttpRequest) -> HttpResponse:
     """Open the panel on the current request's Site (else the first one)."""
-    site = Site.find_for_request(request) or Site.objects.order_by("-is_default_site", "pk").first()
+    site = request_site(request)
     if site is None:
         messages.error(
             request, _("Create a site in Settings → Sites before connecting Salesforce.")

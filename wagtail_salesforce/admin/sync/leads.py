@@ -45,6 +45,7 @@ from ..permissions import (
     policy_required,
     sync_permissions,
 )
+from ..sites import SiteFilterMixin
 from .filters import (
     FIELD_PARAM_PREFIX,
     BaseLeadFilterSet,
@@ -74,10 +75,6 @@ def sync_config(request: HttpRequest | None = None) -> SyncConfig | None:
         return None
 
 
-def default_site() -> Site | None:
-    return Site.objects.order_by("-is_default_site", "pk").first()
-
-
 def lead_status(lead: Lead) -> str:
     if lead.sync_error:
         return _("Error")
@@ -86,7 +83,7 @@ def lead_status(lead: Lead) -> str:
     return _("In sync")
 
 
-class LeadIndexView(PolicyRequiredMixin, NeutralisedExportMixin, IndexView):
+class LeadIndexView(PolicyRequiredMixin, SiteFilterMixin, NeutralisedExportMixin, IndexView):
     model = Lead
     permission_policy = leads_policy
     forbidden_message = VIEW_LEADS_FORBIDDEN
@@ -224,16 +221,6 @@ class LeadIndexView(PolicyRequiredMixin, NeutralisedExportMixin, IndexView):
             "salesforce_id": item.sf_id,
             "source": item.source,
         }
-
-    @cached_property
-    def current_site(self) -> Site | None:
-        """The site the drawer filters on, else the default one (where "Add" and "Save as
-        segment" file new rows)."""
-        filters = self.filters
-        if filters is not None and filters.is_valid() and filters.form.cleaned_data.get("site"):
-            site: Site = filters.form.cleaned_data["site"]
-            return site
-        return default_site()
 
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(*args, **kwargs)

@@ -33,7 +33,7 @@ from ..permissions import (
     sync_permissions,
     sync_runs_policy,
 )
-from .leads import default_site
+from ..sites import SiteFilterMixin
 
 SYNC_NOW_ACTION = "wagtail_salesforce.sync_now"
 
@@ -57,7 +57,7 @@ class ErrorsColumn(Column):
     cell_template_name = "wagtail_salesforce/sync/run_errors_cell.html"
 
 
-class SyncRunIndexView(PolicyRequiredMixin, IndexView):
+class SyncRunIndexView(PolicyRequiredMixin, SiteFilterMixin, IndexView):
     model = SyncRun
     permission_policy = sync_runs_policy
     forbidden_message = VIEW_LEADS_FORBIDDEN
@@ -105,14 +105,6 @@ class SyncRunIndexView(PolicyRequiredMixin, IndexView):
 
     def get_base_queryset(self) -> QuerySet[SyncRun]:
         return SyncRun.objects.select_related("site")
-
-    @cached_property
-    def current_site(self) -> Site | None:
-        filters = self.filters
-        if filters is not None and filters.is_valid() and filters.form.cleaned_data.get("site"):
-            site: Site = filters.form.cleaned_data["site"]
-            return site
-        return default_site()
 
     def get_context_data(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(*args, **kwargs)

@@ -32,9 +32,10 @@ from ..permissions import (
     segments_policy,
     sync_permissions,
 )
+from ..sites import default_site
 from .filters import InvalidFilter, LeadFilter
 from .forms import SegmentForm
-from .leads import default_site, sync_config
+from .leads import sync_config
 
 
 def annotate_segments(segments: list[Segment], field_names: list[str]) -> list[Segment]:
