@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.sync.conftest import SYNC_YAML
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # itself (fixtures, assertions) would otherwise be refused as "async unsafe".
@@ -49,3 +53,43 @@ def browser_page(chromium: Any) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def sync_yaml(tmp_path: Path, settings: Any) -> Path:
+    """The sync tests' YAML as the site's only config file (for the Leads screens)."""
+    path = tmp_path / "salesforce.yaml"
+    path.write_text(SYNC_YAML, encoding="utf-8")
+    settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(path)]}
+    return path
+
+
+# The password of every admin user the browser tests create.
+PASSWORD = "correct-horse-battery"
+
+
+def log_in(page: Any, live_server: Any, username: str) -> Any:
+    """Log ``username`` in to the Wagtail admin on ``page``; returns the page, on the dashboard."""
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+    return page
+
+
+def new_page(chromium: Any, *, locale: str = "en-GB", accept_downloads: bool = False) -> Any:
+    """A page in a context of its own (its own cookies: one user each)."""
+    context = chromium.new_context(locale=locale, accept_downloads=accept_downloads)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def listed_leads(page: Any) -> list[str]:
+    """The emails the Leads listing shows, in order."""
+    return [
+        cell.strip()
+        for cell in page.locator(
+            "#listing-results tbody tr a[href*='/admin/salesforce/leads/']"
+        ).all_inner_texts()
+    ]

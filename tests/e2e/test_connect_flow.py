@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, Permission
 from wagtail.models import Site
 
 from tests.connection.oauth_helpers import default_site
+from tests.e2e.conftest import PASSWORD, log_in
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,7 +22,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CALLBACK_PATH = "/admin/salesforce/oauth/callback/"
 CLIENT_ID = "e2e-consumer-key"
 CLIENT_SECRET = "e2e-consumer-secret"
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
@@ -47,18 +47,10 @@ def sandbox_app(salesforce_sandbox: Any, settings: Any, live_server: Any) -> Any
     return salesforce_sandbox
 
 
-def _log_in(page: Any, live_server: Any, username: str) -> None:
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
-
-
 @pytest.fixture
 def admin_page(browser_page: Any, live_server: Any, django_user_model: Any, live_site: Site) -> Any:
     django_user_model.objects.create_superuser("boss", "boss@example.com", PASSWORD)
-    _log_in(browser_page, live_server, "boss")
+    log_in(browser_page, live_server, "boss")
     return browser_page
 
 
@@ -150,7 +142,7 @@ def test_user_without_the_permission_is_refused(
     group = Group.objects.create(name="Editors")
     group.permissions.add(Permission.objects.get(codename="access_admin"))
     editor.groups.add(group)
-    _log_in(browser_page, live_server, "editor")
+    log_in(browser_page, live_server, "editor")
     for path in ("/admin/salesforce/", CALLBACK_PATH + "?code=x&state=y"):
         response = browser_page.goto(live_server.url + path)
         assert response.status == 403
@@ -166,7 +158,7 @@ def japanese_admin_page(
     page = context.new_page()
     django_user_model.objects.create_superuser("boss-ja", "ja@example.com", PASSWORD)
     try:
-        _log_in(page, live_server, "boss-ja")
+        log_in(page, live_server, "boss-ja")
         yield page
     finally:
         context.close()

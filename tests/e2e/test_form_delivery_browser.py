@@ -4,13 +4,13 @@ opens the record (the sandbox answers ``{instance_url}/{Id}`` with its record br
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from django.urls import reverse
 from wagtail.models import Site
 
+from tests.e2e.conftest import PASSWORD, log_in
 from tests.outbox import conftest as outbox_fixtures
 from tests.outbox.conftest import landing_page, leads_with_email
 from wagtail_salesforce.connection.models import SalesforceConnection
@@ -19,8 +19,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-PASSWORD = "correct-horse-battery"
 
 # The outbox tests' sandbox org, YAML and settings (site and connection are the shared ones).
 salesforce_org = outbox_fixtures.salesforce_org
@@ -53,11 +51,7 @@ def test_a_visitors_submission_is_delivered_and_the_editor_sees_it(
     assert lead["Description"] == "Message: Sent from Chromium"
 
     # The editor.
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
+    log_in(page, live_server, "editor")
 
     page.goto(live_server.url + reverse("wagtailforms:list_submissions", args=[form_page.pk]))
     row = page.locator("tbody tr", has_text="browser@example.com")

@@ -3,7 +3,6 @@ an editor finds a submission held as spam and delivers it anyway."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from django.urls import reverse
 from wagtail.models import Site
 
+from tests.e2e.conftest import PASSWORD, log_in
 from tests.forms.test_constraints import CHOICES_YAML
 from tests.outbox import conftest as outbox_fixtures
 from tests.outbox.conftest import landing_page, leads_with_email, write_config
@@ -19,8 +19,6 @@ from wagtail_salesforce.forms.describes import refresh_all_sites
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
 
 salesforce_org = outbox_fixtures.salesforce_org
 config_yaml = outbox_fixtures.config_yaml
@@ -81,11 +79,7 @@ def test_an_editor_finds_held_spam_and_delivers_it(
     entry = OutboxEntry.objects.get()
     assert entry.state == OutboxState.HELD and not leads_with_email(sandbox, "bot@example.com")
 
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", "editor")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
+    log_in(page, live_server, "editor")
     page.goto(live_server.url + reverse("wagtail_salesforce:outbox") + "?state=held")
     row = page.locator(f"tr[data-outbox-entry='{entry.pk}']")
     assert "honeypot" in row.inner_text()

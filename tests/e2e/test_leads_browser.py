@@ -16,20 +16,11 @@ from openpyxl import load_workbook
 from wagtail.models import Site
 
 from tests.connection.oauth_helpers import default_site
-from tests.sync.conftest import SYNC_YAML
+from tests.e2e.conftest import PASSWORD, listed_leads, log_in, new_page
 from wagtail_salesforce.sync.models import Lead, LeadOrigin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def sync_yaml(tmp_path: Path, settings: Any) -> Path:
-    path = tmp_path / "salesforce.yaml"
-    path.write_text(SYNC_YAML, encoding="utf-8")
-    settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(path)]}
-    return path
 
 
 @pytest.fixture
@@ -59,24 +50,8 @@ def user_page(
     if manage:  # the Leads listing and its export have permissions of their own
         group.permissions.add(*Permission.objects.filter(codename__in=["view_lead", "export_lead"]))
     user.groups.add(group)
-    context = chromium.new_context(locale=locale, accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
-    return page
-
-
-def listed(page: Any) -> list[str]:
-    return [
-        cell.strip()
-        for cell in page.locator(
-            "#listing-results tbody tr a[href*='/admin/salesforce/leads/']"
-        ).all_inner_texts()
-    ]
+    page = new_page(chromium, locale=locale, accept_downloads=True)
+    return log_in(page, live_server, username)
 
 
 def download(page: Any, label: str) -> bytes:
@@ -98,7 +73,7 @@ def test_a_manager_filters_sorts_and_exports_leads(
     page = user_page(chromium, live_server, django_user_model, manage=True)
     try:
         page.goto(live_server.url + "/admin/salesforce/leads/")
-        assert listed(page) == ["open@example.com", "tech@example.com", "working@example.com"]
+        assert listed_leads(page) == ["open@example.com", "tech@example.com", "working@example.com"]
 
         # The drawer names the YAML's field by its label, and filters on it.
         page.click("button[aria-label='Show filters']")
@@ -107,16 +82,16 @@ def test_a_manager_filters_sorts_and_exports_leads(
         page.fill("#id_f_lead_status", "working - contacted")
         page.wait_for_url(re.compile(r".*f_lead_status=working.*"))
         page.wait_for_function("document.querySelectorAll('#listing-results tbody tr').length == 2")
-        assert listed(page) == ["tech@example.com", "working@example.com"]
+        assert listed_leads(page) == ["tech@example.com", "working@example.com"]
 
         # Sort by Company, descending after a second click.
         page.reload()
         page.click("#listing-results thead th a:has-text('Company')")
         page.wait_for_url(re.compile(r".*ordering=values__company.*"))
-        assert listed(page) == ["tech@example.com", "working@example.com"]
+        assert listed_leads(page) == ["tech@example.com", "working@example.com"]
         page.click("#listing-results thead th a:has-text('Company')")
         page.wait_for_url(re.compile(r".*ordering=-values__company.*"))
-        assert listed(page) == ["working@example.com", "tech@example.com"]
+        assert listed_leads(page) == ["working@example.com", "tech@example.com"]
 
         # The downloads hold the filtered leads, formulas defused.
         page.reload()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,11 @@ from wagtail.models import Site
 from wagtail.users.models import UserProfile
 
 from tests.connection.oauth_helpers import default_site
-from tests.sync.conftest import SYNC_YAML
+from tests.e2e.conftest import PASSWORD, listed_leads, log_in, new_page
 from wagtail_salesforce.sync.models import Lead, LeadOrigin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
 SHOTS = Path("/tmp/marketing_shots")  # noqa: S108 - outside the repo, asked for by the issue
 EMAILS = ["ann@example.com", "bob@example.com", "cy@example.com"]
 MARKETING_CODENAMES = [
@@ -36,10 +34,7 @@ MARKETING_CODENAMES = [
 
 
 @pytest.fixture
-def leads(tmp_path: Path, settings: Any) -> Site:
-    path = tmp_path / "salesforce.yaml"
-    path.write_text(SYNC_YAML, encoding="utf-8")
-    settings.WAGTAIL_SALESFORCE = {"CONFIG_FILES": [str(path)]}
+def leads(sync_yaml: Path) -> Site:
     site = default_site()
     for email in EMAILS:
         Lead.objects.create(
@@ -70,24 +65,8 @@ def marketing_page(
     profile.preferred_language = language
     profile.save()
 
-    context = chromium.new_context(locale="en-GB", accept_downloads=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
-    return page
-
-
-def listed(page: Any) -> list[str]:
-    return [
-        cell.strip()
-        for cell in page.locator(
-            "#listing-results tbody tr a[href*='/admin/salesforce/leads/']"
-        ).all_inner_texts()
-    ]
+    page = new_page(chromium, accept_downloads=True)
+    return log_in(page, live_server, username)
 
 
 def sidebar_menus(page: Any) -> list[str]:
@@ -111,7 +90,7 @@ def test_marketing_sees_and_exports_leads_but_not_the_connection(
     page = marketing_page(chromium, live_server, django_user_model)
     try:
         page.goto(live_server.url + reverse("wagtail_salesforce:leads"))
-        assert listed(page) == EMAILS
+        assert listed_leads(page) == EMAILS
 
         # The CSV download holds every lead.
         page.click("#w-slim-header-buttons button[aria-label=Actions]")
@@ -163,7 +142,7 @@ def test_screenshots_of_the_marketing_users_admin(
     try:
         page.goto(live_server.url + reverse("wagtail_salesforce:leads"))
         assert page.locator("html").get_attribute("lang") == language
-        assert listed(page) == EMAILS
+        assert listed_leads(page) == EMAILS
         leads_shot = SHOTS / f"leads-{language}.png"
         page.screenshot(path=str(leads_shot), full_page=True)
         assert leads_shot.stat().st_size > 0
