@@ -56,8 +56,6 @@ CORRECT_FORBIDDEN = _(
     "You do not have permission to correct Salesforce deliveries. Ask an administrator for the "
     "“Can correct and resend dead letters” permission."
 )
-# Longer values (or several lines) are edited in a text area.
-LONG_VALUE = 80
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,7 @@ class StoredValue:
     value: Any
     feeds: tuple[str, ...]  # "Lead.FirstName", ...
     refused: bool  # Salesforce named one of the fields it feeds
+    multiline: bool = False  # the form page's field is a multi-line text
 
 
 def _feeds(mapping: FormMapping, name: str) -> list[str]:
@@ -82,8 +81,17 @@ def _feeds(mapping: FormMapping, name: str) -> list[str]:
     return [*direct, *templated]
 
 
+@dataclass(frozen=True)
+class PageField:
+    """What the form page says of one of its fields."""
+
+    label: str
+    required: bool
+    multiline: bool
+
+
 def stored_values(
-    entry: OutboxEntry, mapping: FormMapping | None, labels: Mapping[str, str]
+    entry: OutboxEntry, mapping: FormMapping | None, page_fields: Mapping[str, PageField]
 ) -> list[StoredValue]:
     """The entry's values a correction may change: those the mapping reads (the stored ones in
     their order, then any it reads that the submission lacks), or every stored value when the
@@ -99,10 +107,12 @@ def stored_values(
     values = []
     for name in names:
         feeds = _feeds(mapping, name) if mapping is not None else []
+        page_field = page_fields.get(name)
         values.append(
             StoredValue(
                 name=name,
-                label=labels.get(name) or name,
+                label=page_field.label if page_field else name,
+                multiline=bool(page_field and page_field.multiline),
                 value=data.get(name),
                 feeds=tuple(f"{mapping.object}.{field}" for field in feeds) if mapping else (),
                 refused=any(field.lower() in refused_fields for field in feeds),
@@ -178,7 +188,8 @@ class CorrectionForm(forms.Form):
             help_text = f"{help_text} " + str(_("One value a line.")) if help_text else ""
         else:
             text = "" if value.value is None else str(value.value)
-            long = len(text) > LONG_VALUE or "\n" in text
+            # Edited as the visitor typed it: a text area for the form's multi-line fields.
+            long = value.multiline or "\n" in text
             field = forms.CharField(
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 4}) if long else forms.TextInput(),
@@ -213,15 +224,18 @@ def _describe(entry: OutboxEntry, mapping: FormMapping) -> Mapping[str, Any] | N
         return None
 
 
-def _form_labels(entry: OutboxEntry) -> tuple[dict[str, str], frozenset[str]]:
-    """The form page's field labels by clean name, and its required fields."""
+def page_fields(entry: OutboxEntry) -> dict[str, PageField]:
+    """The entry's form page's fields by clean name ({} when the page is gone)."""
     page = entry.page.specific if entry.page is not None else None
     get_fields = getattr(page, "get_form_fields", None)
     if get_fields is None:
-        return {}, frozenset()
-    fields = list(get_fields())
-    labels = {field.clean_name: field.label for field in fields}
-    return labels, frozenset(field.clean_name for field in fields if field.required)
+        return {}
+    return {
+        field.clean_name: PageField(
+            label=field.label, required=field.required, multiline=field.field_type == "multiline"
+        )
+        for field in get_fields()
+    }
 
 
 def log_correction(request: HttpRequest, correction: Correction) -> None:
@@ -293,8 +307,8 @@ class CorrectionView(PolicyRequiredMixin, WagtailAdminTemplateMixin, FormView):
         ]
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        labels, required = _form_labels(self.entry)
-        self.values = stored_values(self.entry, self.mapping, labels)
+        fields = page_fields(self.entry)
+        self.values = stored_values(self.entry, self.mapping, fields)
         describe = _describe(self.entry, self.mapping) if self.mapping is not None else None
         kwargs = super().get_form_kwargs()
         kwargs.pop("initial", None)
@@ -302,7 +316,7 @@ class CorrectionView(PolicyRequiredMixin, WagtailAdminTemplateMixin, FormView):
             **kwargs,
             "values": self.values,
             "rules": rules_for(self.mapping, describe) if self.mapping is not None else {},
-            "required": required,
+            "required": frozenset(name for name, field in fields.items() if field.required),
         }
 
     def get_form_class(self) -> type[CorrectionForm]:
@@ -325,7 +339,8 @@ class CorrectionView(PolicyRequiredMixin, WagtailAdminTemplateMixin, FormView):
             self.request,
             _("Entry %(id)s corrected and queued for delivery.") % {"id": self.entry.pk},
         )
-        return HttpResponseRedirect(self.outbox_url)
+        # The whole outbox: the corrected entry is no longer among the dead letters.
+        return HttpResponseRedirect(reverse("wagtail_salesforce:outbox"))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
