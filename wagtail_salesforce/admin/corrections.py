@@ -11,7 +11,6 @@ the values before and after (``wagtail_salesforce.correct``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -38,6 +37,7 @@ from wagtail_salesforce.config.constraints import (
 from wagtail_salesforce.config.metadata import cached_describe
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.observability import get_logger, untrusted
 from wagtail_salesforce.outbox.corrections import (
     NOT_CORRECTABLE,
     Correction,
@@ -49,7 +49,7 @@ from wagtail_salesforce.outbox.models import OutboxEntry
 
 from .permissions import PolicyRequiredMixin, outbox_policy
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 CORRECT_ACTION = "wagtail_salesforce.correct"
 CORRECT_FORBIDDEN = _(
@@ -220,7 +220,11 @@ def _describe(entry: OutboxEntry, mapping: FormMapping) -> Mapping[str, Any] | N
     try:
         return client_for(entry.site_id).describe(mapping.object)
     except SalesforceError as error:
-        logger.info("Correction of outbox entry %s without the org's rules: %s", entry.pk, error)
+        logger.info(
+            "Correction of outbox entry %s without the org's rules: %s",
+            entry.pk,
+            untrusted(error, "error"),
+        )
         return None
 
 
