@@ -101,6 +101,7 @@ def test_an_editor_corrects_a_dead_letter_and_delivers_it(
         page.goto(live_server.url + reverse("wagtail_salesforce:outbox") + "?state=dead")
         row = page.locator(f"tr[data-outbox-entry='{entry.pk}']")
         assert "STRING_TOO_LONG" in row.inner_text()
+        screenshot(page, f"outbox-dead-{language}.png")
         row.locator(f"a[data-correct-entry='{entry.pk}']").click()
         page.wait_for_selector("#salesforce-refusal")
 
