@@ -15,6 +15,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.log_actions import LogFormatter
 
 from wagtail_salesforce.admin import urls as admin_urls
+from wagtail_salesforce.admin.corrections import CORRECT_ACTION
 from wagtail_salesforce.admin.exports import EXPORT_ACTION
 from wagtail_salesforce.admin.health_panel import add_health_panel
 from wagtail_salesforce.admin.outbox import DELIVER_HELD_ACTION, RETRY_ACTION
@@ -102,6 +103,19 @@ def construct_homepage_panels(request: HttpRequest, panels: list[Any]) -> None:
     add_health_panel(request, panels)
 
 
+class CorrectionFormatter(LogFormatter):
+    """ "Corrected first_name, email and queued for delivery": the fields, never their values
+    (those stay in the entry's data, which the site history neither shows nor exports)."""
+
+    label = _("Correct and resend a failed delivery")
+
+    def format_message(self, log_entry: Any) -> str:
+        fields = (log_entry.data or {}).get("fields") or []
+        return _("Corrected %(fields)s and queued for delivery") % {
+            "fields": ", ".join(str(name) for name in fields) or "—"
+        }
+
+
 class ExportFormatter(LogFormatter):
     """ "Exported 12 rows from Leads (CSV)": the entry's data says which listing."""
 
@@ -179,3 +193,4 @@ def register_log_actions(actions: Any) -> None:
         _("Deliver held submission anyway"),
         _("Submission held as spam released for delivery"),
     )
+    register(CORRECT_ACTION)(CorrectionFormatter)

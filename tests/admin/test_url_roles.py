@@ -18,6 +18,7 @@ from wagtail.models import Site
 
 from wagtail_salesforce.admin import urls as admin_urls
 from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment
 
 APP = "wagtail_salesforce"
@@ -45,6 +46,7 @@ ACCESS: dict[str, Access] = {
     "outbox_results": Access("get", "view_outboxentry", 200),
     "outbox_retry": Access("post", "retry_outboxentry", 302),
     "outbox_deliver_held": Access("post", "retry_outboxentry", 302),
+    "outbox_correct": Access("get", "correct_outboxentry", 200),  # a dead letter's form
     # Leads, segments, sync runs
     "leads": Access("get", "view_lead", 200),
     "leads_results": Access("get", "view_lead", 200),
@@ -112,11 +114,24 @@ def test_recipe_roles_are_the_documented_groups() -> None:
 
 @pytest.fixture
 def objects(configured: SalesforceConnection) -> dict[str, int]:
-    """Real objects for the URLs' arguments: the configured site, a lead and a segment of it."""
+    """Real objects for the URLs' arguments: the configured site, a lead, a segment and a dead
+    letter of it."""
     site: Site = configured.site
     lead = Lead.objects.create(site=site, email="known@example.com", source=LeadOrigin.ADMIN)
     segment = Segment.objects.create(site=site, name="All", filter={"fields": {}})
-    return {"site_id": site.pk, "lead_id": lead.pk, "segment_id": segment.pk, "pk": segment.pk}
+    dead = OutboxEntry.objects.create(
+        site=site,
+        mapping_key="contact-us",
+        form_data={"email": "x@example"},
+        state=OutboxState.DEAD,
+    )
+    return {
+        "site_id": site.pk,
+        "lead_id": lead.pk,
+        "segment_id": segment.pk,
+        "pk": segment.pk,
+        "entry_id": dead.pk,
+    }
 
 
 def url_for(url_name: str, objects: dict[str, int]) -> str:

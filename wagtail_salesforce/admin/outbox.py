@@ -1,4 +1,5 @@
-"""Reports → Salesforce outbox: a report with state filters, record links, and Retry."""
+"""Reports → Salesforce outbox: a report with state filters, record links, Retry, "Deliver anyway"
+for held submissions and, on a dead letter, a link to its correction (``corrections.py``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from wagtail.admin.views.reports import ReportView
 from wagtail.log_actions import log
 
 from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.outbox.corrections import is_correctable
 from wagtail_salesforce.outbox.delivery import schedule_retry
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.outbox.wakeups import enqueue_delivery
@@ -110,6 +112,7 @@ class OutboxReportView(PolicyRequiredMixin, NeutralisedExportMixin, ReportView):
             )
         }
         for entry in entries:
+            entry.correctable = is_correctable(entry)
             # Every org (the local sandbox too) opens a record at {instance_url}/{Id}.
             connection = connections.get(entry.site_id)
             entry.salesforce_url = entry.record_url(connection.instance_url if connection else "")
@@ -121,6 +124,7 @@ class OutboxReportView(PolicyRequiredMixin, NeutralisedExportMixin, ReportView):
         context["can_retry"] = outbox_policy.user_has_permission(self.request.user, "retry")
         context["retryable_states"] = RETRYABLE_STATES
         context["deliver_held_url"] = reverse("wagtail_salesforce:outbox_deliver_held")
+        context["can_correct"] = outbox_policy.user_has_permission(self.request.user, "correct")
         return context
 
 

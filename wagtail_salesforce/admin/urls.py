@@ -6,7 +6,7 @@ The OAuth callback's path is part of the connected app's set-up: keep ``oauth/ca
 
 from django.urls import path
 
-from . import outbox
+from . import corrections, outbox
 from .connection import views as connection
 from .sync import leads, runs, segments
 
@@ -29,6 +29,11 @@ urlpatterns = [
     ),
     path("outbox/retry/", outbox.retry_view, name="outbox_retry"),
     path("outbox/deliver-held/", outbox.deliver_held_view, name="outbox_deliver_held"),
+    path(
+        "outbox/<int:entry_id>/correct/",
+        corrections.CorrectionView.as_view(),
+        name="outbox_correct",
+    ),
     # Leads, segments, sync runs
     path("leads/", leads.LeadIndexView.as_view(), name="leads"),
     path("leads/results/", leads.LeadIndexView.as_view(results_only=True), name="leads_results"),

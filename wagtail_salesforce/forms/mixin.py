@@ -13,11 +13,12 @@ from wagtail.models import Site
 
 from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
+from wagtail_salesforce.config.constraints import FieldRules, normalise_text, rules_for
 from wagtail_salesforce.config.metadata import cached_describe
 from wagtail_salesforce.core.signals import submission_received
 
 from . import spam, verification
-from .constraints import FieldRules, apply_rules, normalise_text, rules_for
+from .constraints import apply_rules
 from .mapping_field import MappingSelect, validate_mapping_key
 
 VERIFICATION_FIELD = "salesforce_verification"
