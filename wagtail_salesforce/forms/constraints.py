@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail_salesforce.config import FormMapping, From
 
 TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "encryptedstring"})
+# Inputs where the visitor types text (``maxlength`` applies to these only).
+TEXT_INPUT_TYPES = frozenset({"text", "email", "tel", "url", "search"})
 NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 INTEGER_TYPES = frozenset({"int", "long"})
 # The address shape Salesforce accepts: a dotted domain, so ``grace@localhost`` is refused
@@ -76,9 +78,18 @@ def _is_required(described: Mapping[str, Any], source: From) -> bool:
     )
 
 
-def rules_for(mapping: FormMapping, describe: Mapping[str, Any] | None) -> dict[str, FieldRules]:
-    """Form field clean name -> its rules (normalising is known without a describe)."""
+def rules_for(
+    mapping: FormMapping,
+    describe: Mapping[str, Any] | None,
+    record_type_values: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, FieldRules]:
+    """Form field clean name -> its rules (normalising is known without a describe).
+
+    ``record_type_values`` (picklist field -> {value: label}) are the values the mapping's
+    record type offers: a picklist it names takes those instead of the describe's, which lists
+    every value of the object."""
     fields = describe_fields(describe)
+    by_record_type = {str(k).lower(): v for k, v in (record_type_values or {}).items()}
     rules: dict[str, FieldRules] = {}
     for salesforce_field, source in mapping.fields.items():
         if not isinstance(source, From):
@@ -95,11 +106,16 @@ def rules_for(mapping: FormMapping, describe: Mapping[str, Any] | None) -> dict[
         rule.required |= _is_required(described, source)
         rule.email |= type_ == "email"
         if type_ in ("picklist", "multipicklist"):
-            rule.picklist = {
-                str(v["value"]): str(v.get("label") or v["value"])
-                for v in described.get("picklistValues") or []
-                if v.get("active", True)
-            }
+            offered = by_record_type.get(salesforce_field.lower())
+            rule.picklist = (
+                dict(offered)
+                if offered is not None
+                else {
+                    str(v["value"]): str(v.get("label") or v["value"])
+                    for v in described.get("picklistValues") or []
+                    if v.get("active", True)
+                }
+            )
             rule.restricted = bool(described.get("restrictedPicklist"))
             rule.multiple = type_ == "multipicklist"
             rule.choices_from_salesforce |= source.choices_from_salesforce
@@ -185,6 +201,15 @@ def apply_rules(form: forms.Form, rules: Mapping[str, FieldRules]) -> None:
         validators = list(form_field.validators)
         if rule.max_length is not None:
             validators.append(MaxLengthValidator(rule.max_length))
+            widget = form_field.widget
+            if isinstance(widget, forms.Textarea) or (
+                isinstance(widget, forms.widgets.Input) and widget.input_type in TEXT_INPUT_TYPES
+            ):
+                # The browser stops the visitor at the org's length, as Django does for a
+                # CharField's own max_length (the validator still checks what is posted).
+                current = widget.attrs.get("maxlength")
+                limit = min(int(current), rule.max_length) if current else rule.max_length
+                widget.attrs["maxlength"] = str(limit)
         if rule.email:
             validators.append(validate_salesforce_email)
         if rule.restricted and rule.picklist:
