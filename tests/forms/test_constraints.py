@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 from wagtail.models import Site
 
 from tests.outbox.conftest import landing_page, leads_with_email, write_config
 from wagtail_salesforce.config import get_config
-from wagtail_salesforce.config.metadata import CachedDescribe, cached_describe, store_describes
+from wagtail_salesforce.config.metadata import CachedDescribe, cached_describe
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.forms.describes import refresh_all_sites
 from wagtail_salesforce.outbox.models import OutboxEntry
@@ -38,7 +39,8 @@ def post(page: Any, language: str = "en", **data: str) -> Any:
 
 @pytest.fixture
 def described(site: Site, connection: SalesforceConnection, sandbox: Any) -> Site:
-    assert refresh_all_sites() == {site.pk: ["Lead"]}
+    # The mapping adds people to a campaign: CampaignMember is described too (Connect's check).
+    assert refresh_all_sites() == {site.pk: ["CampaignMember", "Lead"]}
     return site
 
 
@@ -149,17 +151,19 @@ def test_choices_come_from_the_org_and_follow_its_changes(
     html = Client().get(page.url).content.decode()
     assert 'value="Technology"' in html
 
-    # The sandbox cannot change an org's picklist values yet: the refresh's write is played
-    # directly (the describe the org would answer after an admin renamed the values).
-    describe = cached_describe(site.pk, "Lead")
-    assert describe is not None
-    for field in describe["fields"]:
-        if field["name"] == "Industry":
-            field["picklistValues"] = [
-                {"value": "Robotics", "label": "Robotics & AI", "active": True},
-                {"value": "Retired", "label": "Retired", "active": False},
-            ]
-    store_describes(site.pk, {"Lead": describe})
+    # An admin edits the values in Setup; the background refresh brings them to the form.
+    changed = requests.post(
+        f"{sandbox.login_url}/__sandbox__/picklist",
+        json={"object": "Lead", "field": "Industry", "values": [
+            {"value": "Robotics", "label": "Robotics & AI"},
+            {"value": "Retired", "label": "Retired", "active": False},
+        ]},
+        timeout=10,
+    )
+    assert changed.status_code == 204, changed.text
+    html = Client().get(page.url).content.decode()
+    assert 'value="Technology"' in html  # until the refresh, the form keeps the last describe
+    refresh_all_sites()
     html = Client().get(page.url).content.decode()
     assert 'value="Robotics"' in html and "Robotics &amp; AI" in html
     assert 'value="Technology"' not in html and 'value="Retired"' not in html

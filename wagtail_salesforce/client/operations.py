@@ -240,6 +240,26 @@ class SalesforceClient:
             error_code="NOT_FOUND",
         )
 
+    def picklist_values(self, sobject: str, record_type_id: str) -> dict[str, dict[str, str]]:
+        """Each picklist of ``sobject`` -> the values (value -> label, in the org's order) that
+        record type ``record_type_id`` offers: the sObject describe lists every value of the
+        object, the User Interface API's Picklist Values Collection
+        (``ui-api/object-info/{object}/picklist-values/{recordTypeId}``, API 42.0+) only the
+        record type's. One API call."""
+        sobject = valid_sobject_name(sobject)
+        record_type_id = valid_record_id(record_type_id)
+        body = self.transport.rest(
+            "picklist_values", f"ui-api/object-info/{sobject}/picklist-values/{record_type_id}"
+        )
+        fields = (body or {}).get("picklistFieldValues") or {}
+        return {
+            str(name): {
+                str(value["value"]): str(value.get("label") or value["value"])
+                for value in (entry or {}).get("values") or []
+            }
+            for name, entry in fields.items()
+        }
+
     def limits(self) -> dict[str, Any]:
         return self.transport.rest("limits", "limits") or {}
 

@@ -79,9 +79,18 @@ def _is_required(described: Mapping[str, Any], source: From) -> bool:
     )
 
 
-def rules_for(mapping: FormMapping, describe: Mapping[str, Any] | None) -> dict[str, FieldRules]:
-    """Form field clean name -> its rules (normalising is known without a describe)."""
+def rules_for(
+    mapping: FormMapping,
+    describe: Mapping[str, Any] | None,
+    record_type_values: Mapping[str, Mapping[str, str]] | None = None,
+) -> dict[str, FieldRules]:
+    """Form field clean name -> its rules (normalising is known without a describe).
+
+    ``record_type_values`` (picklist field -> {value: label}) are the values the mapping's
+    record type offers: a picklist it names takes those instead of the describe's, which lists
+    every value of the object."""
     fields = describe_fields(describe)
+    by_record_type = {str(k).lower(): v for k, v in (record_type_values or {}).items()}
     rules: dict[str, FieldRules] = {}
     for salesforce_field, source in mapping.fields.items():
         if not isinstance(source, From):
@@ -98,11 +107,16 @@ def rules_for(mapping: FormMapping, describe: Mapping[str, Any] | None) -> dict[
         rule.required |= _is_required(described, source)
         rule.email |= type_ == "email"
         if type_ in ("picklist", "multipicklist"):
-            rule.picklist = {
-                str(v["value"]): str(v.get("label") or v["value"])
-                for v in described.get("picklistValues") or []
-                if v.get("active", True)
-            }
+            offered = by_record_type.get(salesforce_field.lower())
+            rule.picklist = (
+                dict(offered)
+                if offered is not None
+                else {
+                    str(v["value"]): str(v.get("label") or v["value"])
+                    for v in described.get("picklistValues") or []
+                    if v.get("active", True)
+                }
+            )
             rule.restricted = bool(described.get("restrictedPicklist"))
             rule.multiple = type_ == "multipicklist"
             rule.choices_from_salesforce |= source.choices_from_salesforce

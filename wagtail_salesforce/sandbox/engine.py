@@ -26,7 +26,7 @@ from typing import Any
 from . import soql
 from .errors import SfApiError
 from .ids import MASTER_RECORD_TYPE_ID, counter_of, is_valid_id, key_prefix, make_id, to_18
-from .orgfile import FieldDef, ObjectDef, OrgDefinition, PicklistValue
+from .orgfile import FieldDef, ObjectDef, OrgDefinition, PicklistValue, RecordTypeDef
 
 __all__ = ["Org", "QueryResult", "SfApiError"]
 
@@ -657,6 +657,100 @@ class Org:
                 [field_def.name],
             )
 
+    def _record_type_def(self, obj: ObjectDef, record_type_id: str | None) -> RecordTypeDef | None:
+        """The definition of the record type ``record_type_id`` of ``obj`` (None for the master
+        record type, or an Id that names none of its record types)."""
+        if not record_type_id or record_type_id == MASTER_RECORD_TYPE_ID:
+            return None
+        table = self._tables["RecordType"]
+        row = table.rows.get(to_18(record_type_id)) if is_valid_id(record_type_id) else None
+        if row is None or row[table.column_of["SobjectType"]] != obj.name:
+            return None
+        name = row[table.column_of["DeveloperName"]]
+        return next((rt for rt in obj.record_types if rt.developer_name == name), None)
+
+    def _check_record_type_values(
+        self, table: _Table, row: list[Any], resolved: dict[str, Any]
+    ) -> None:
+        """A restricted picklist takes only the values its record's record type offers."""
+        if "RecordTypeId" not in table.column_of:
+            return
+        obj = table.definition
+        record_type = self._record_type_def(obj, row[table.column_of["RecordTypeId"]])
+        if record_type is None:
+            return
+        for name in resolved:
+            field_def = obj.fields[name]
+            offered = record_type.offered_values(name)
+            value = row[table.column_of[name]]
+            if offered is None or not field_def.restricted or value is None:
+                continue
+            chosen = value.split(";") if field_def.type == "multipicklist" else [value]
+            for item in chosen:
+                if item not in offered:
+                    raise SfApiError(
+                        400,
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        f"{field_def.label}: bad value for restricted picklist field: {item}",
+                        [field_def.name],
+                    )
+
+    def picklist_values_by_record_type(
+        self, sobject: str, record_type_id: str, api_version: str = DEFAULT_API_VERSION
+    ) -> dict[str, Any]:
+        """The UI API's Picklist Values Collection: every picklist of ``sobject`` with the
+        active values ``record_type_id`` offers (all of them for the master record type)."""
+        with self._lock:
+            table = self._table(sobject)
+            obj = table.definition
+            record_type = self._record_type_def(obj, record_type_id)
+            if record_type is None and not (
+                record_type_id == MASTER_RECORD_TYPE_ID
+                or (is_valid_id(record_type_id) and to_18(record_type_id) == MASTER_RECORD_TYPE_ID)
+            ):
+                raise SfApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            version = _version_path(api_version)
+            base = f"/services/data/{version}/ui-api/object-info/{obj.name}/picklist-values"
+            shown_id = MASTER_RECORD_TYPE_ID if record_type is None else to_18(record_type_id)
+            fields: dict[str, Any] = {}
+            for field_def in obj.fields.values():
+                if field_def.type not in ("picklist", "multipicklist"):
+                    continue
+                offered = record_type.offered_values(field_def.name) if record_type else None
+                shown = [
+                    v for v in field_def.picklist_values
+                    if v.active and (offered is None or v.value in offered)
+                ]  # fmt: skip
+                values = [
+                    {"attributes": None, "label": v.label, "validFor": [], "value": v.value}
+                    for v in shown
+                ]
+                default = next((values[i] for i, v in enumerate(shown) if v.default), None)
+                entry = {"controllerValues": {}, "defaultValue": default, "values": values,
+                         "url": f"{base}/{shown_id}/{field_def.name}"}  # fmt: skip
+                entry["eTag"] = _etag(entry)
+                fields[field_def.name] = entry
+            return {"eTag": _etag(fields), "picklistFieldValues": fields}
+
+    def set_object_permissions(
+        self, sobject: str, *, create: bool | None = None, edit: bool | None = None
+    ) -> None:
+        """Grant or take away the connected user's Create / Edit on ``sobject`` (their profile,
+        as an admin edits it in Setup); back to the definition's with :meth:`reset`."""
+        with self._lock:
+            table = self._table(sobject)
+            obj = table.definition
+            changed = replace(
+                obj,
+                user_can_create=obj.user_can_create if create is None else create,
+                user_can_edit=obj.user_can_edit if edit is None else edit,
+            )
+            self.definition = replace(
+                self.definition, objects={**self.definition.objects, obj.name: changed}
+            )
+            table.definition = changed
+            self._touch_metadata(obj.name)
+
     def _check_required(self, table: _Table, row: list[Any]) -> None:
         missing = [
             f.name
@@ -801,6 +895,8 @@ class Org:
             raise SfApiError(
                 400, "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support insert"
             )  # fmt: skip
+        if not obj.user_can_create:
+            raise _no_object_access()
         resolved = self._resolve_fields(table, values, creating=True)
         # The id is minted only once the record is valid; until then it excludes nothing.
         pending_id = ""
@@ -820,6 +916,7 @@ class Org:
             row[table.column_of["RecordTypeId"]] = self._default_record_type_id(obj)
             resolved.pop("RecordTypeId", None)
         self._apply_values(table, row, resolved)
+        self._check_record_type_values(table, row, resolved)
         self._check_required(table, row)
         if obj.name == "CampaignMember":
             self._check_campaign_member(table, pending_id, row)
@@ -867,9 +964,12 @@ class Org:
             raise SfApiError(
                 400, "INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support update"
             )  # fmt: skip
+        if not obj.user_can_edit:
+            raise _no_object_access()
         resolved = self._resolve_fields(table, values, creating=False)
         row = list(current)
         self._apply_values(table, row, resolved)
+        self._check_record_type_values(table, row, resolved)
         self._check_required(table, row)
         if obj.name == "CampaignMember":
             self._check_campaign_member(table, full_id, row)
@@ -925,8 +1025,8 @@ class Org:
                         "labelPlural": obj.label_plural,
                         "keyPrefix": obj.key_prefix,
                         "custom": obj.custom,
-                        "createable": obj.createable,
-                        "updateable": obj.updateable,
+                        "createable": obj.createable and obj.user_can_create,
+                        "updateable": obj.updateable and obj.user_can_edit,
                         "deletable": obj.createable,
                         "queryable": True,
                         "retrieveable": True,
@@ -991,8 +1091,8 @@ class Org:
                 "labelPlural": obj.label_plural,
                 "keyPrefix": obj.key_prefix,
                 "custom": obj.custom,
-                "createable": obj.createable,
-                "updateable": obj.updateable,
+                "createable": obj.createable and obj.user_can_create,
+                "updateable": obj.updateable and obj.user_can_edit,
                 "deletable": obj.createable,
                 "queryable": True,
                 "fields": fields,
@@ -1526,6 +1626,20 @@ class Org:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _no_object_access() -> SfApiError:
+    """What Salesforce answers a write to an object the user's profile gives no Create (or
+    Edit) on."""
+    return SfApiError(
+        400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id"
+    )
+
+
+def _etag(payload: Any) -> str:
+    """A UI API ``eTag``: changes whenever the payload does."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def _fingerprint(obj: ObjectDef) -> str:

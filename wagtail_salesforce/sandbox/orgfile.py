@@ -85,6 +85,15 @@ class RecordTypeDef:
     name: str
     active: bool = True
     default: bool = False
+    # Picklist field -> the values this record type offers (a subset of the field's values, as
+    # an admin picks them on the record type's page in Setup). A field not named offers all its
+    # active values.
+    picklist_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def offered_values(self, field_name: str) -> tuple[str, ...] | None:
+        """The values this record type offers for ``field_name``; None when it names none."""
+        lowered = field_name.lower()
+        return next((v for name, v in self.picklist_values if name.lower() == lowered), None)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,10 @@ class ObjectDef:
     duplicate_rules: tuple[DuplicateRuleDef, ...] = ()
     createable: bool = True
     updateable: bool = True
+    # The connected user's object permissions (their profile and permission sets): without
+    # Create the describe says ``createable: false`` and a create is refused.
+    user_can_create: bool = True
+    user_can_edit: bool = True
 
     def field(self, name: str) -> FieldDef | None:
         """Case-insensitive field lookup."""
@@ -506,12 +519,15 @@ _APP_KEYS = frozenset(
      "refresh_token_policy", "rotate_refresh_tokens"}
 )  # fmt: skip
 _POLICY_KEYS = frozenset({"mode", "seconds"})
-_OBJECT_KEYS = frozenset({"label", "label_plural", "fields", "record_types", "duplicate_rules"})
+_OBJECT_KEYS = frozenset(
+    {"label", "label_plural", "fields", "record_types", "duplicate_rules", "permissions"}
+)
+_PERMISSION_KEYS = frozenset({"create", "edit"})
 _FIELD_KEYS = frozenset(
     {"type", "label", "length", "required", "unique", "external_id", "values", "restricted",
      "default", "reference_to", "createable", "updateable"}
 )  # fmt: skip
-_RECORD_TYPE_KEYS = frozenset({"developer_name", "name", "active", "default"})
+_RECORD_TYPE_KEYS = frozenset({"developer_name", "name", "active", "default", "picklist_values"})
 _RULE_KEYS = frozenset({"name", "fields", "action", "active"})
 
 
@@ -614,19 +630,9 @@ def _read_object(
         own.append(_record_type())
     record_types = base.record_types if base is not None else ()
     if "record_types" in spec:
+        by_field = {f.name.lower(): f for f in own}
         record_types = tuple(
-            RecordTypeDef(
-                developer_name=reader.string(
-                    rt.get("developer_name"), f"{path}.record_types[{i}].developer_name"
-                ),
-                name=reader.string(
-                    rt.get("name", rt.get("developer_name")), f"{path}.record_types[{i}].name"
-                ),
-                active=reader.boolean(rt.get("active", True), f"{path}.record_types[{i}].active"),
-                default=reader.boolean(
-                    rt.get("default", False), f"{path}.record_types[{i}].default"
-                ),
-            )
+            _read_record_type(reader, rt, f"{path}.record_types[{i}]", by_field)
             for i, rt in enumerate(
                 reader.record_list(spec["record_types"], f"{path}.record_types", _RECORD_TYPE_KEYS)
             )
@@ -659,8 +665,21 @@ def _read_object(
                 )
             )
         rules = tuple(parsed_rules)
+    permissions = reader.mapping(
+        spec.get("permissions") or {}, f"{path}.permissions", _PERMISSION_KEYS
+    )
+    granted = {
+        "user_can_create": reader.boolean(
+            permissions.get("create", base.user_can_create if base else True),
+            f"{path}.permissions.create",
+        ),
+        "user_can_edit": reader.boolean(
+            permissions.get("edit", base.user_can_edit if base else True),
+            f"{path}.permissions.edit",
+        ),
+    }
     if base is not None:
-        return _build_object(
+        built = _build_object(
             name,
             reader.string(spec.get("label", base.label), f"{path}.label"),
             reader.string(spec.get("label_plural", base.label_plural), f"{path}.label_plural"),
@@ -670,9 +689,10 @@ def _read_object(
             record_types,
             rules,
         )
+        return replace(built, **granted)
     label = reader.string(spec.get("label", _label_from_name(name)), f"{path}.label")
     assert prefix is not None
-    return _build_object(
+    built = _build_object(
         name,
         label,
         reader.string(spec.get("label_plural", label + "s"), f"{path}.label_plural"),
@@ -681,6 +701,33 @@ def _read_object(
         own,
         record_types,
         rules,
+    )
+    return replace(built, **granted)
+
+
+def _read_record_type(
+    reader: _Reader, rt: Mapping[str, Any], path: str, fields: Mapping[str, FieldDef]
+) -> RecordTypeDef:
+    offered: list[tuple[str, tuple[str, ...]]] = []
+    for field_name, values in reader.mapping(
+        rt.get("picklist_values") or {}, f"{path}.picklist_values", None
+    ).items():
+        field_path = f"{path}.picklist_values.{field_name}"
+        field_def = fields.get(str(field_name).lower())
+        if field_def is None or field_def.type not in ("picklist", "multipicklist"):
+            raise reader.fail(field_path, "is not a picklist field of this object")
+        chosen = reader.string_list(values, field_path)
+        known = {v.value for v in field_def.picklist_values}
+        unknown = [v for v in chosen if v not in known]
+        if unknown:
+            raise reader.fail(field_path, f"{unknown[0]!r} is not a value of {field_def.name}")
+        offered.append((field_def.name, chosen))
+    return RecordTypeDef(
+        developer_name=reader.string(rt.get("developer_name"), f"{path}.developer_name"),
+        name=reader.string(rt.get("name", rt.get("developer_name")), f"{path}.name"),
+        active=reader.boolean(rt.get("active", True), f"{path}.active"),
+        default=reader.boolean(rt.get("default", False), f"{path}.default"),
+        picklist_values=tuple(offered),
     )
 
 

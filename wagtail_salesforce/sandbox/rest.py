@@ -232,6 +232,8 @@ class RestApi:
         if head == "jobs" and self.bulk is not None and len(parts) >= 2:
             return self.bulk.handle(call.method, call.version, parts[1:], call.query,
                                     call.headers, call.body, call.user_id)
+        if head == "ui-api":
+            return self._ui_api(call, parts[1:])
         if parts == ["sandbox", "convertLead"]:
             return self._only(method, "POST") or self.convert_lead(call.json())
         raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -271,6 +273,25 @@ class RestApi:
             "HourlyODataCallout": limit(10000),
             "SingleEmail": limit(5000),
         }
+
+    # -- User Interface API ---------------------------------------------------------------------
+    def _ui_api(self, call: _Call, parts: list[str]) -> ApiResponse:
+        """``ui-api/object-info/{object}/picklist-values/{recordTypeId}`` (API 42.0 and later):
+        the values each picklist offers on that record type. The rest of the UI API is not
+        played."""
+        if (
+            len(parts) == 4
+            and parts[0] == "object-info"
+            and parts[2] == "picklist-values"
+            and float(call.version) >= 42.0
+        ):
+            if blocked := self._only(call.method, "GET"):
+                return blocked
+            sobject = self.org.sobject_name(parts[1])
+            return ApiResponse(
+                200, self.org.picklist_values_by_record_type(sobject, parts[3], call.version)
+            )
+        raise api_error(404, "NOT_FOUND", "The requested resource does not exist")
 
     # -- sObjects -------------------------------------------------------------------------------
     def _sobjects(self, call: _Call, parts: list[str]) -> ApiResponse:
@@ -494,6 +515,18 @@ class RestApi:
         values = [_picklist_value(raw) for raw in raw_values]
         self.org.set_picklist_values(body["object"], body["field"], values,
                                      restricted=restricted)
+        return ApiResponse(204)
+
+    def set_object_permissions(self, body: Any) -> ApiResponse:
+        """``{"object", "create"?, "edit"?}`` -> 204: the connected user's object permissions
+        (see ``Org.set_object_permissions``)."""
+        if not isinstance(body, dict) or not isinstance(body.get("object"), str):
+            raise api_error(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [object]",
+                            ("object",))
+        flags = {key: body.get(key) for key in ("create", "edit")}
+        if any(value is not None and not isinstance(value, bool) for value in flags.values()):
+            raise api_error(400, "JSON_PARSER_ERROR", "create and edit must be true or false")
+        self.org.set_object_permissions(self.org.sobject_name(body["object"]), **flags)
         return ApiResponse(204)
 
     # -- SOQL -----------------------------------------------------------------------------------

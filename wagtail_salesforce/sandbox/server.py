@@ -686,6 +686,7 @@ class Sandbox:
             ("convertLead", "POST"): self._convert_lead,
             ("merge", "POST"): self._merge,
             ("picklist", "POST"): self._set_picklist,
+            ("object_permissions", "POST"): self._set_object_permissions,
         }
         handler = handlers.get((name, method))
         if handler is None:
@@ -747,6 +748,11 @@ class Sandbox:
 
     def _set_picklist(self, incoming: Incoming) -> Reply:
         return self._api_answer(lambda: self.rest.set_picklist_values(self._json_body(incoming)))
+
+    def _set_object_permissions(self, incoming: Incoming) -> Reply:
+        return self._api_answer(
+            lambda: self.rest.set_object_permissions(self._json_body(incoming))
+        )
 
     @staticmethod
     def _api_answer(action: Callable[[], ApiResponse]) -> Reply:

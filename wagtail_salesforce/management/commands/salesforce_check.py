@@ -68,7 +68,9 @@ class Command(BaseCommand):
             metadata = ClientOrgMetadata(client)
             issues = check_against_org(config, metadata)
             # The forms validate against these; the client has them already (no extra call).
-            refresh_describes(site.pk, config, metadata.describe)
+            refresh_describes(
+                site.pk, config, metadata.describe, picklist_values=client.picklist_values
+            )
         except NotConnected as error:
             raise CommandError(
                 _("Site %(site)s is not connected to Salesforce: %(error)s")
