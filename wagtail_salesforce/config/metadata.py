@@ -10,7 +10,9 @@ process, the embedded SQLite set-up included.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -49,13 +51,38 @@ class CachedDescribe(models.Model):
         return f"{self.sobject} describe for site {self.site_id}"
 
 
+@dataclass(frozen=True)
+class _Stored:
+    fetched_at: datetime.datetime
+    describe: Mapping[str, Any] | None
+    record_type_picklists: Mapping[str, Any] | None
+
+
+# Parsed rows, per (site, object), valid while the row's ``fetched_at`` is unchanged: a form
+# request then reads one indexed timestamp instead of parsing the whole describe again.
+_parsed: dict[tuple[int, str], _Stored] = {}
+
+
+def _stored(site_id: int, sobject: str) -> _Stored | None:
+    rows = CachedDescribe.objects.filter(site_id=site_id, sobject=sobject)
+    fetched_at = rows.values_list("fetched_at", flat=True).first()
+    if fetched_at is None:
+        return None
+    known = _parsed.get((site_id, sobject))
+    if known is not None and known.fetched_at == fetched_at:
+        return known
+    row = rows.values("fetched_at", "describe", "record_type_picklists").first()
+    if row is None:
+        return None
+    parsed = _Stored(row["fetched_at"], row["describe"], row["record_type_picklists"])
+    _parsed[(site_id, sobject)] = parsed
+    return parsed
+
+
 def cached_describe(site_id: int, sobject: str) -> dict[str, Any] | None:
     """The last describe of ``sobject`` read for the site, or None (never calls Salesforce)."""
-    describe = (
-        CachedDescribe.objects.filter(site_id=site_id, sobject=sobject)
-        .values_list("describe", flat=True)
-        .first()
-    )
+    stored = _stored(site_id, sobject)
+    describe = stored.describe if stored is not None else None
     return dict(describe) if isinstance(describe, Mapping) else None
 
 
@@ -64,16 +91,15 @@ def cached_record_type_picklists(
 ) -> dict[str, dict[str, str]] | None:
     """Picklist field -> {value: label} that record type ``record_type`` (DeveloperName) of
     ``sobject`` offers, as last read; None when not read yet (never calls Salesforce)."""
-    stored = (
-        CachedDescribe.objects.filter(site_id=site_id, sobject=sobject)
-        .values_list("record_type_picklists", flat=True)
-        .first()
-    )
-    if not isinstance(stored, Mapping) or not isinstance(stored.get(record_type), Mapping):
+    stored = _stored(site_id, sobject)
+    by_record_type = stored.record_type_picklists if stored is not None else None
+    if not isinstance(by_record_type, Mapping) or not isinstance(
+        by_record_type.get(record_type), Mapping
+    ):
         return None
     return {
         str(name): {str(value): str(label) for value, label in pairs}
-        for name, pairs in stored[record_type].items()
+        for name, pairs in by_record_type[record_type].items()
     }
 
 
