@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-from django.core import signing
 from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
@@ -35,7 +34,7 @@ def defended(settings: Any, plugin_settings: dict[str, Any]) -> None:
 
 
 def started_token(page: Any, seconds_ago: float) -> str:
-    return signing.dumps(time.time() - seconds_ago, salt=f"{spam._FILL_TOKEN_SALT}:{page.pk}")
+    return spam.fill_time_token(page.pk, time.time() - seconds_ago)
 
 
 def post(page: Any, client: Client | None = None, **data: str) -> Any:

@@ -94,8 +94,14 @@ def add_spam_fields(form: forms.Form, page_id: int) -> None:
     form.fields[FILL_TOKEN_FIELD] = forms.CharField(
         required=False,
         widget=forms.HiddenInput(),
-        initial=signing.dumps(time.time(), salt=f"{_FILL_TOKEN_SALT}:{page_id}"),
+        initial=fill_time_token(page_id),
     )
+
+
+def fill_time_token(page_id: int, started: float | None = None) -> str:
+    """The signed moment (epoch seconds, default now) a visitor opened page ``page_id``'s form."""
+    moment = time.time() if started is None else started
+    return signing.dumps(moment, salt=f"{_FILL_TOKEN_SALT}:{page_id}")
 
 
 def honeypot_name() -> str:
