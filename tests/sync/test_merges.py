@@ -153,3 +153,21 @@ def test_deleted_without_a_merge_still_unlinks(
     assert (lead.sf_object, lead.sf_id) == ("", "")
     assert lead.values["last_name"] == "Gone" and not lead.needs_push
     assert run.created == 0 and Lead.objects.filter(site=site).count() == 1
+
+
+def test_a_chain_of_merges_is_followed_to_the_last_survivor(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    lead = linked_lead(site, "chain@example.com", last_name="First")
+    middle = sandbox.org.create("Lead", {"LastName": "Middle", "Company": "X"})
+    last = sandbox.org.create("Lead", {"LastName": "Last", "Company": "X", "Title": "End"})
+    merge_in_salesforce(sandbox, middle, [lead.sf_id])
+    merge_in_salesforce(sandbox, last, [middle])
+
+    run = sync(site)
+
+    assert run.status == SyncRunStatus.SUCCEEDED, run.errors
+    lead.refresh_from_db()
+    assert lead.sf_id == last and lead.values["title"] == "End"
+    assert lead.values["last_name"] == "Last"  # salesforce_wins, and unchanged here
+    assert lead.email == "chain@example.com" and Lead.objects.filter(site=site).count() == 1

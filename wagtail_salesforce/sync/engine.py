@@ -62,6 +62,8 @@ LEAD_FIELDS_SAVED = [
 MAX_ERRORS_KEPT = 200
 # The objects with ``MasterRecordId``: a merge deletes the losers with it set to the survivor.
 MERGED_OBJECTS = frozenset({"Lead", "Contact", "Account"})
+# How many survivors-of-survivors one pull reads by Id (the next cycle goes on from there).
+MAX_MERGE_CHAIN = 3
 
 
 def _state_of(lead: Lead) -> tuple[Any, ...]:
@@ -286,7 +288,11 @@ class Cycle:
             SyncState.objects.filter(pk=states[sobject].pk).update(
                 watermark=newest, pulled_at=started
             )
-        self._pull_survivors()
+        # A survivor read by Id may have been merged again: follow a short chain.
+        for _round in range(MAX_MERGE_CHAIN):
+            if not self.awaiting:
+                break
+            self._pull_survivors()
 
     def _pull_survivors(self) -> None:
         """Read the survivors of merges whose record this pull did not bring (costs calls only
@@ -553,7 +559,7 @@ class Cycle:
         kept, gone = (holder, follower) if holder.pk is not None else (follower, holder)
         self._fold(kept, follower=follower, holder=holder, merged_ids={record_id, master_id})
         for email, lead in list(batch.by_email.items()):
-            if lead is gone:
+            if lead is gone or lead is kept:
                 del batch.by_email[email]
         batch.by_email[kept.email] = kept
         by_id[master_id] = kept
