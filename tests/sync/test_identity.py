@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.test import Client
+from django.urls import reverse
 from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import SalesforceConnection
@@ -57,6 +59,27 @@ def test_email_changed_on_the_site_keeps_one_person_and_reaches_salesforce(
     assert (again.pulled, again.pushed, again.created) == (0, 0, 0)
     lead.refresh_from_db()
     assert lead.email == "grace@navy.example"
+
+
+def test_an_editor_changes_the_email_in_the_lead_editor(
+    admin_client: Client, site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    lead = linked_lead(site, "old@example.com", last_name="Editor")
+    taken = linked_lead(site, "taken@example.com", last_name="Other")
+    url = reverse("wagtail_salesforce:lead_edit", args=[lead.pk])
+    data = {k: v or "" for k, v in admin_client.get(url).context["form"].initial.items()}
+
+    refused = admin_client.post(url, {**data, "email": "Taken@Example.com"})
+    assert refused.status_code == 200 and "email" in refused.context["form"].errors
+    response = admin_client.post(url, {**data, "email": "New@Example.com"})
+
+    assert response.status_code == 302
+    sync(site)
+    lead.refresh_from_db()
+    assert lead.email == "new@example.com" and not lead.needs_push
+    assert sf_get(sandbox, "Lead", lead.sf_id)["Email"] == "new@example.com"
+    assert sf_get(sandbox, "Lead", taken.sf_id)["Email"] == "taken@example.com"
+    assert len(sf_records(sandbox, "Lead")) == 2
 
 
 def test_email_changed_on_the_site_before_the_first_link_is_looked_up_by_the_new_one(
