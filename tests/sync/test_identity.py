@@ -150,3 +150,24 @@ def test_a_newer_record_with_the_same_email_does_not_take_the_person_over(
     assert (person.sf_object, person.values["title"]) == ("Lead", "Keep")
     assert person.duplicate_ids == [other] and run.duplicates == 1
     assert Lead.objects.filter(site=site).count() == 1
+
+
+def test_an_unlinked_lead_with_the_new_address_becomes_part_of_the_person(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    person = linked_lead(site, "before@example.com", last_name="Person")
+    record_id = person.sf_id
+    # A form arrives with the new address before the sync has seen the change in Salesforce.
+    waiting = make_local_lead(site, "after@example.com", title="From the form")
+    sandbox.org.update("Lead", record_id, {"Email": "after@example.com"})
+
+    run = sync(site)
+
+    assert run.status == SyncRunStatus.SUCCEEDED, run.errors
+    (only,) = Lead.objects.filter(site=site)
+    assert only.pk == person.pk and only.pk != waiting.pk
+    assert (only.sf_id, only.email) == (record_id, "after@example.com")
+    assert only.former_emails == ["before@example.com"]
+    assert only.values["title"] == "From the form" and not only.needs_push
+    assert sf_get(sandbox, "Lead", record_id)["Title"] == "From the form"
+    assert len(sf_records(sandbox, "Lead")) == 1

@@ -15,9 +15,7 @@ from .conftest import sf_get, sf_records, sync
 from .test_engine import make_local_lead
 
 
-def merge_in_salesforce(
-    sandbox: Any, master: str, losers: list[str], **master_values: Any
-) -> None:
+def merge_in_salesforce(sandbox: Any, master: str, losers: list[str], **master_values: Any) -> None:
     """What a sales rep's merge does (Salesforce merges through SOAP and Apex, not REST)."""
     response = requests.post(
         f"{sandbox.login_url}/__sandbox__/merge",

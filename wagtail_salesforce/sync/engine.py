@@ -496,6 +496,12 @@ class Cycle:
             holder = batch.by_email.get(email)
             if holder is None:
                 holder = Lead.objects.filter(site=self.site, email=email).first()
+            if holder is not None and holder.pk != lead.pk and self._same_person(holder, lead):
+                # An unlinked lead with the record's new address (a form sent with it before
+                # the sync saw the change) is this person too: one lead, not two links.
+                self._fold(lead, follower=holder, holder=lead, merged_ids=set())
+                batch.absorbed.append((holder, lead))
+                holder = None
             if holder is not None and holder is not lead and holder.pk != lead.pk:
                 if not batch.final and holder.sf_id and holder.sf_id != record_id:
                     # Held by a person linked elsewhere, whose record may give it up later.
@@ -514,6 +520,7 @@ class Cycle:
             if lead.email not in lead.former_emails:
                 lead.former_emails = [*lead.former_emails, lead.email]
             lead.email = email
+            lead.former_emails = [e for e in lead.former_emails if e != email]
             batch.by_email[email] = lead
             self.run.pulled += 1
         if outcome.conflict:
@@ -524,6 +531,11 @@ class Cycle:
         else:
             lead.local_modified = {k: v for k, v in lead.local_modified.items() if k != EMAIL_KEY}
         return True
+
+    @staticmethod
+    def _same_person(holder: Lead, lead: Lead) -> bool:
+        """Whether ``holder`` (an unlinked, stored lead) is to be folded into ``lead``."""
+        return not holder.sf_id and holder.pk is not None and lead.pk is not None
 
     def _follow_merge(
         self, sobject: str, follower: Lead, record_id: str, master_id: str, batch: _Batch
