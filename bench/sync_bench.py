@@ -13,6 +13,8 @@ peak RSS is its own) against a sandbox running in a SEPARATE process:
   on the first ``--naive-sample`` leads and is scaled linearly (``naive_measured_on`` says so).
 * ``idle_cycle_api_calls``: a cycle with nothing changed on either side, once the pull's overlap
   window has passed (the bench sets ``SYNC_OVERLAP_SECONDS`` to 3 so it can wait that long).
+* ``merge_cycle_api_calls``: the cycle after ``merges`` pairs of the leads (1%, at least one)
+  were merged in Salesforce (each lead's local lead follows the survivor: two become one).
 * ``api_calls_per_1000_changed``: the worst run's ``api_calls`` per 1,000 leads.
 
 Goals: idle cycle <= 1 call; <= 5 calls per 1,000 changed leads; 100,000 leads under 300 MB.
@@ -139,6 +141,20 @@ def child(leads: int, naive_sample: int, info: dict[str, Any]) -> dict[str, Any]
     idle = run_cycle(site).run
     idle_calls = used() - before_idle
     assert idle is not None
+
+    # Merges: record 2k+1 merged into record 2k, the way a sales rep cleans duplicates.
+    merges = max(1, min(leads // 2, leads // 100))
+    linked = dict(Lead.objects.filter(site=site).values_list("email", "sf_id"))
+    for number in range(merges):
+        survivor, loser = linked[_email(2 * number)], linked[_email(2 * number + 1)]
+        sandbox.control("POST", "merge", {"masterRecordId": survivor, "recordToMergeIds": [loser]})
+    time.sleep(OVERLAP_SECONDS + 0.5)
+    before_merge = used()
+    merge_run = run_cycle(site).run
+    merge_calls = used() - before_merge
+    assert merge_run is not None
+    if Lead.objects.filter(site=site).count() != leads - merges:
+        raise RuntimeError(f"{merges} merges were not followed: {merge_run.errors[:5]}")
     peak = _peak_rss_mb()
 
     naive_count = min(leads, naive_sample)
@@ -155,6 +171,8 @@ def child(leads: int, naive_sample: int, info: dict[str, Any]) -> dict[str, Any]
         "push_cycle_api_calls": pushed_calls,
         "pullback_cycle_api_calls": total_calls - pushed_calls,
         "idle_cycle_api_calls": idle_calls,
+        "merges": merges,
+        "merge_cycle_api_calls": merge_calls,
     }
 
 
@@ -279,6 +297,7 @@ def main() -> None:
             {
                 "runs": runs,
                 "idle_cycle_api_calls": max(run["idle_cycle_api_calls"] for run in runs),
+                "merge_cycle_api_calls": max(run["merge_cycle_api_calls"] for run in runs),
                 "api_calls_per_1000_changed": round(
                     max(run["api_calls"] / run["leads"] * 1000 for run in runs), 2
                 ),

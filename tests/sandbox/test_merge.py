@@ -164,3 +164,21 @@ def test_accounts_are_not_merged_here(api: RawApi, salesforce_sandbox: Any) -> N
 def test_a_malformed_master_id_is_refused(salesforce_sandbox: Any) -> None:
     response = _merge(salesforce_sandbox, {"masterRecordId": "nope", "recordToMergeIds": ["x"]})
     assert_error(response, 400, "MALFORMED_ID")
+
+
+def test_a_merge_runs_no_duplicate_rules(salesforce_sandbox_factory: Any) -> None:
+    """Salesforce's merge skips duplicate rules: the master may take a loser's email."""
+    sandbox = salesforce_sandbox_factory({"objects": {"Lead": {"duplicate_rules": [
+        {"name": "Lead email", "fields": ["Email"], "action": "block"}]}}})
+    sandbox.reset()
+    api = RawApi(sandbox, sandbox.password_token()["access_token"])
+    master = _lead(api, "Master", Email="old@example.com")
+    loser = _lead(api, "Loser", Email="kept@example.com")
+    assert_error(api.patch(f"/sobjects/Lead/{master}", json={"Email": "kept@example.com"}),
+                 400, "DUPLICATES_DETECTED")
+
+    response = _merge(sandbox, {"masterRecordId": master, "recordToMergeIds": [loser],
+                                "masterRecord": {"Email": "kept@example.com"}})
+
+    assert response.status_code == 200, response.text
+    assert api.get(f"/sobjects/Lead/{master}").json()["Email"] == "kept@example.com"

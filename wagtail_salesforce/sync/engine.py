@@ -33,13 +33,13 @@ from wagtail_salesforce.client import (
     soql_identifier,
     soql_in_batches,
 )
-from wagtail_salesforce.config import Direction, SyncConfig, SyncField
+from wagtail_salesforce.config import Conflict, Direction, SyncConfig, SyncField
 from wagtail_salesforce.config.payload import normalise_email
 from wagtail_salesforce.exceptions import OutcomeUnknown
 
 from . import remote, signals
 from .merge import FieldMerge, merge_field, normalise
-from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
+from .models import EMAIL_KEY, Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +54,16 @@ LEAD_FIELDS_SAVED = [
     "sf_id",
     "sf_last_modified",
     "duplicate_ids",
+    "former_emails",
     "needs_push",
     "sync_error",
     "updated_at",
 ]
 MAX_ERRORS_KEPT = 200
+# The objects with ``MasterRecordId``: a merge deletes the losers with it set to the survivor.
+MERGED_OBJECTS = frozenset({"Lead", "Contact", "Account"})
+# How many survivors-of-survivors one pull reads by Id (the next cycle goes on from there).
+MAX_MERGE_CHAIN = 3
 
 
 def _state_of(lead: Lead) -> tuple[Any, ...]:
@@ -90,6 +95,28 @@ def save_leads(leads: Sequence[Lead], now: datetime.datetime | None = None) -> N
         )
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _move_related(gone: Lead, kept: Lead) -> None:
+    """Point every row that refers to ``gone`` (conflicts, and any model that adds a foreign
+    key to leads) at ``kept``, so that both histories stay with the one person."""
+    for relation in Lead._meta.related_objects:
+        if relation.one_to_many and not relation.many_to_many:
+            name = relation.field.name
+            relation.related_model._base_manager.filter(**{name: gone}).update(**{name: kept})
+
+
+@dataclass
+class _Batch:
+    """The local leads of one batch of pulled records, and what the batch did to them."""
+
+    by_id: dict[str, Lead]
+    by_email: dict[str, Lead]
+    final: bool = False
+    changed: dict[int, Lead] = field(default_factory=dict)
+    created: list[Lead] = field(default_factory=list)
+    # (merged away, kept): two local leads that one Salesforce merge made one person.
+    absorbed: list[tuple[Lead, Lead]] = field(default_factory=list)
 
 
 class DryRunRollback(Exception):
@@ -149,6 +176,8 @@ class SyncedObjects:
         names = ["Id", EMAIL_FIELD, "LastModifiedDate", "SystemModstamp", "IsDeleted"]
         if sobject == "Lead":
             names += ["IsConverted", "ConvertedContactId"]
+        if sobject in MERGED_OBJECTS:
+            names.append("MasterRecordId")
         names += [sf_name for _f, sf_name in self.fields_on(sobject)]
         # Salesforce field names are case-insensitive: select each one once.
         return list({name.lower(): name for name in reversed(names)}.values())[::-1]
@@ -180,6 +209,12 @@ class Cycle:
         self.keep_alive = keep_alive or (lambda: None)
         self.batch_size = int(conf.get("SYNC_BATCH_SIZE"))
         self.use_bulk = False  # decided when the push starts
+        # Survivors of merges that local leads were relinked to, by object, until their record
+        # is applied in this pull (the pull fetches the rest by Id at its end).
+        self.awaiting: dict[str, set[str]] = {}
+        # Records whose email a lead linked to another record holds: applied again once every
+        # stream is stored (that lead's own record may give the email up later in the pull).
+        self.deferred: dict[str, list[dict[str, Any]]] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -230,6 +265,7 @@ class Cycle:
         pages = remote.composite_queries(self.client, queries, include_deleted=True)
         # Leads first: a conversion relinks the local lead to its Contact before the Contact's
         # own record arrives (otherwise it would look like a duplicate of the Lead).
+        held: dict[str, datetime.datetime | None] = {}
         for sobject in sorted(self.synced.objects, key=lambda name: name != "Lead"):
             newest = states[sobject].watermark
             for records in batched(remote.stream(self.client, pages[sobject]), self.batch_size):
@@ -237,10 +273,47 @@ class Cycle:
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
                 self.keep_alive()
+            if self.deferred.get(sobject):
+                held[sobject] = newest  # moves once its deferred records are stored too
+                continue
             # Only now is everything up to ``newest`` stored.
             SyncState.objects.filter(pk=states[sobject].pk).update(
                 watermark=newest, pulled_at=started
             )
+        for sobject, records in self.deferred.items():
+            for batch in batched(records, self.batch_size):
+                self._store_pulled(sobject, batch, final=True)
+        self.deferred = {}
+        for sobject, newest in held.items():
+            SyncState.objects.filter(pk=states[sobject].pk).update(
+                watermark=newest, pulled_at=started
+            )
+        # A survivor read by Id may have been merged again: follow a short chain.
+        for _round in range(MAX_MERGE_CHAIN):
+            if not self.awaiting:
+                break
+            self._pull_survivors()
+
+    def _pull_survivors(self) -> None:
+        """Read the survivors of merges whose record this pull did not bring (costs calls only
+        when a merge was followed): their values meet the relinked leads' by the field rules."""
+        queries: dict[str, str] = {}
+        for sobject, ids in self.awaiting.items():
+            select = soql_field_list(self.synced.select(sobject))
+            for number, batch in enumerate(soql_in_batches(sorted(ids), max_values=200)):
+                queries[f"{sobject}_{number}"] = (
+                    f"SELECT {select} FROM {soql_identifier(sobject)} "  # noqa: S608
+                    f"WHERE Id IN ({', '.join(batch)})"
+                )
+        self.awaiting = {}
+        if not queries:
+            return
+        # queryAll: a survivor deleted or merged again since is followed (or unlinked) too.
+        pages = remote.composite_queries(self.client, queries, include_deleted=True)
+        for reference, page in pages.items():
+            sobject = reference.rsplit("_", 1)[0]
+            for records in batched(remote.stream(self.client, page), self.batch_size):
+                self._store_pulled(sobject, records, final=True)
 
     def _since(self, state: SyncState, overlap: datetime.timedelta) -> datetime.datetime | None:
         """The lower bound of the next pull, None for everything.
@@ -259,56 +332,72 @@ class Cycle:
 
     @transaction.atomic
     def _store_pulled(
-        self, sobject: str, records: list[dict[str, Any]]
+        self, sobject: str, records: list[dict[str, Any]], *, final: bool = False
     ) -> datetime.datetime | None:
+        """Fold a batch of pulled records into the local leads; the newest stamp among them.
+
+        ``final``: the last pass over a record (a deferred one, or a survivor fetched by Id).
+        """
         ids = [str(r["Id"]) for r in records]
-        converted_to = [
-            str(r["ConvertedContactId"]) for r in records if r.get("ConvertedContactId")
+        also = [
+            str(r[name])
+            for r in records
+            for name in ("ConvertedContactId", "MasterRecordId")
+            if r.get(name)
         ]
         emails = {normalise_email(str(r.get(EMAIL_FIELD) or "")) for r in records} - {""}
         leads = list(
             Lead.objects.filter(site=self.site).filter(
-                Q(sf_id__in=[*ids, *converted_to]) | Q(email__in=emails)
+                Q(sf_id__in=[*ids, *also]) | Q(email__in=emails)
             )
         )
         by_id = {lead.sf_id: lead for lead in leads if lead.sf_id}
         by_email = {lead.email: lead for lead in leads}
         before = {lead.pk: _state_of(lead) for lead in leads}
-        changed: dict[int, Lead] = {}
-        created: list[Lead] = []
+        batch = _Batch(by_id=by_id, by_email=by_email, final=final)
         newest: datetime.datetime | None = None
         for record in records:
             stamp = parse_sf_datetime(record.get("SystemModstamp"))
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
-            lead = self._apply_record(sobject, record, by_id, by_email, created)
+            lead = self._apply_record(sobject, record, batch)
             if lead is not None and lead.pk is not None:
-                changed[lead.pk] = lead
+                batch.changed[lead.pk] = lead
+        # Two local leads became one: the other's rows follow it before it goes (its email
+        # is then free for the lead kept).
+        for gone, kept in batch.absorbed:
+            batch.changed.pop(gone.pk, None)
+            _move_related(gone, kept)
+            signals.leads_merged.send(sender=Lead, site=self.site, kept=kept, merged=gone)
+            gone.delete()
+        changed = batch.changed
         # Re-reading the overlap window changes nothing: write only leads that changed.
         save_leads([lead for pk, lead in changed.items() if _state_of(lead) != before.get(pk)])
-        if created:
-            Lead.objects.bulk_create(created)
-        touched = [*changed.values(), *created]
+        if batch.created:
+            Lead.objects.bulk_create(batch.created)
+        touched = [*changed.values(), *batch.created]
         if touched:
             signals.post_pull.send(sender=Lead, site=self.site, sobject=sobject, leads=touched)
         return newest
 
-    def _apply_record(
-        self,
-        sobject: str,
-        record: dict[str, Any],
-        by_id: dict[str, Lead],
-        by_email: dict[str, Lead],
-        created: list[Lead],
-    ) -> Lead | None:
-        """Fold one pulled record into the local leads; the lead it changed, if any."""
+    def _apply_record(self, sobject: str, record: dict[str, Any], batch: _Batch) -> Lead | None:
+        """Fold one pulled record into the local leads; the lead it changed, if any.
+
+        Identity by link first: a lead linked to this record follows it whatever its email
+        becomes; the email matches only leads not linked to another record.
+        """
+        by_id, by_email = batch.by_id, batch.by_email
         record_id = str(record["Id"])
+        self.awaiting.get(sobject, set()).discard(record_id)
         linked = by_id.get(record_id)
         if linked is not None and linked.sf_object != sobject:
             linked = None
         if record.get("IsDeleted"):
             if linked is None:
                 return None
+            master_id = str(record.get("MasterRecordId") or "")
+            if master_id and master_id != record_id:
+                return self._follow_merge(sobject, linked, record_id, master_id, batch)
             # Deleted in Salesforce: forget the link, keep every local value.
             self.error(
                 "Deleted in Salesforce; the local lead was unlinked.",
@@ -343,30 +432,81 @@ class Cycle:
                 lead = self._new_lead(sobject, record, email, remote_at)
                 by_email[email] = lead
                 by_id[record_id] = lead
-                created.append(lead)
+                batch.created.append(lead)
                 self.run.pulled += 1
                 self.run.created += 1
                 return None
+            if lead.sf_id and lead.sf_id != record_id and lead.pk is not None:
+                # The email is held by a person linked to another record: never move that
+                # person here. Its own record may give the email up later in this pull.
+                if not batch.final:
+                    self.deferred.setdefault(sobject, []).append(record)
+                    return None
+                self._note_duplicate(lead, record_id)
+                return lead
             if lead.sf_id and lead.sf_id != record_id and not self._prefer(lead, sobject, record):
                 self._note_duplicate(lead, record_id)
                 return lead
             if lead.sf_id and lead.sf_id != record_id:
                 self._note_duplicate(lead, lead.sf_id)
                 by_id.pop(lead.sf_id, None)
-                if lead.pk is None:
-                    # Created from another record earlier in this batch: start over from this one.
-                    fresh = self._new_lead(sobject, record, email, remote_at)
-                    lead.values, lead.base = fresh.values, fresh.base
-                    lead.sf_object, lead.sf_id = sobject, record_id
-                    lead.sf_last_modified = remote_at
-                    by_id[record_id] = lead
-                    return None
+                # Created from another record earlier in this batch: start over from this one.
+                fresh = self._new_lead(sobject, record, email, remote_at)
+                lead.values, lead.base = fresh.values, fresh.base
+                lead.sf_object, lead.sf_id = sobject, record_id
+                lead.sf_last_modified = remote_at
+                by_id[record_id] = lead
+                return None
             if lead.sf_id != record_id:
                 self._relink(lead, sobject, record_id)
                 by_id[record_id] = lead
-        elif email and email != lead.email:
-            # The email changed in Salesforce; follow it unless another lead already has it.
-            if email in by_email or Lead.objects.filter(site=self.site, email=email).exists():
+        elif email and not self._merge_email(lead, sobject, record, email, remote_at, batch):
+            return None  # deferred: applied again at the end of the pull
+        if lead.pk is None:
+            return None  # created earlier in this batch; its row is written with the batch
+        if self._merge_pulled(lead, sobject, record, remote_at):
+            self.run.pulled += 1
+        lead.sf_last_modified = remote_at
+        return lead
+
+    def _merge_email(
+        self,
+        lead: Lead,
+        sobject: str,
+        record: dict[str, Any],
+        email: str,
+        remote_at: datetime.datetime | None,
+        batch: _Batch,
+    ) -> bool:
+        """Merge the linked record's email into ``lead`` like a field (newest change wins): a
+        changed address is the same person. False when the record waits for the final pass."""
+        stamp = lead.local_modified.get(EMAIL_KEY)
+        outcome = merge_field(
+            direction=Direction.BOTH,
+            rule=Conflict.NEWEST_WINS,
+            # Linked before emails were merged as a field: both sides agreed on the local one.
+            base=lead.base.get(EMAIL_KEY, lead.email),
+            local=lead.email,
+            remote=email,
+            local_changed_at=datetime.datetime.fromisoformat(stamp) if stamp else None,
+            remote_changed_at=remote_at,
+        )
+        record_id = str(record["Id"])
+        if outcome.pull and outcome.value != lead.email:
+            holder = batch.by_email.get(email)
+            if holder is None:
+                holder = Lead.objects.filter(site=self.site, email=email).first()
+            if holder is not None and holder.pk != lead.pk and self._same_person(holder, lead):
+                # An unlinked lead with the record's new address (a form sent with it before
+                # the sync saw the change) is this person too: one lead, not two links.
+                self._fold(lead, follower=holder, holder=lead, merged_ids=set())
+                batch.absorbed.append((holder, lead))
+                holder = None
+            if holder is not None and holder is not lead and holder.pk != lead.pk:
+                if not batch.final and holder.sf_id and holder.sf_id != record_id:
+                    # Held by a person linked elsewhere, whose record may give it up later.
+                    self.deferred.setdefault(sobject, []).append(record)
+                    return False
                 self.error(
                     "The email changed in Salesforce to one another lead already has.",
                     email=lead.email,
@@ -374,16 +514,122 @@ class Cycle:
                     object=sobject,
                     id=record_id,
                 )
-            else:
-                by_email.pop(lead.email, None)
-                lead.email = email
-                by_email[email] = lead
-        if lead.pk is None:
-            return None  # created earlier in this batch; its row is written with the batch
-        if self._merge_pulled(lead, sobject, record, remote_at):
+                return True
+            if batch.by_email.get(lead.email) is lead:
+                del batch.by_email[lead.email]
+            if lead.email not in lead.former_emails:
+                lead.former_emails = [*lead.former_emails, lead.email]
+            lead.email = email
+            lead.former_emails = [e for e in lead.former_emails if e != email]
+            batch.by_email[email] = lead
             self.run.pulled += 1
-        lead.sf_last_modified = remote_at
-        return lead
+        if outcome.conflict:
+            self.run.conflicts += 1
+        lead.base = {**lead.base, EMAIL_KEY: outcome.base}
+        if outcome.push:
+            lead.needs_push = True
+        else:
+            lead.local_modified = {k: v for k, v in lead.local_modified.items() if k != EMAIL_KEY}
+        return True
+
+    @staticmethod
+    def _same_person(holder: Lead, lead: Lead) -> bool:
+        """Whether ``holder`` (an unlinked, stored lead) is to be folded into ``lead``."""
+        return not holder.sf_id and holder.pk is not None and lead.pk is not None
+
+    def _follow_merge(
+        self, sobject: str, follower: Lead, record_id: str, master_id: str, batch: _Batch
+    ) -> Lead:
+        """``record_id`` was merged into ``master_id``: the person follows the survivor.
+
+        Alone, the lead relinks (its unchanged fields take the survivor's values when its record
+        is read, its pending changes meet the field rules). When another local lead already
+        follows the survivor, the two become one lead: the survivor's values, each side's
+        pending changes (the newer one where both changed a field), both histories.
+        """
+        by_id = batch.by_id
+        by_id.pop(record_id, None)
+        self.run.pulled += 1
+        holder = by_id.get(master_id)
+        if holder is None or holder is follower or holder.sf_object != sobject:
+            self._relink(follower, sobject, master_id)
+            follower.duplicate_ids = [
+                other for other in follower.duplicate_ids if other not in (record_id, master_id)
+            ]
+            by_id[master_id] = follower
+            self.awaiting.setdefault(sobject, set()).add(master_id)
+            self.error(
+                "Merged in Salesforce; the local lead now follows the surviving record.",
+                email=follower.email,
+                object=sobject,
+                id=record_id,
+                survivor=master_id,
+                level="info",
+            )
+            return follower
+        # Keep a lead that is already stored (its row and history stay).
+        kept, gone = (holder, follower) if holder.pk is not None else (follower, holder)
+        self._fold(kept, follower=follower, holder=holder, merged_ids={record_id, master_id})
+        for email, lead in list(batch.by_email.items()):
+            if lead is gone or lead is kept:
+                del batch.by_email[email]
+        batch.by_email[kept.email] = kept
+        by_id[master_id] = kept
+        if gone.pk is None:
+            batch.created.remove(gone)
+            self.run.created -= 1
+        else:
+            batch.absorbed.append((gone, kept))
+        self.error(
+            "Merged in Salesforce; two local leads became one.",
+            email=kept.email,
+            merged_email=gone.email,
+            object=sobject,
+            id=record_id,
+            survivor=master_id,
+            level="info",
+        )
+        return kept
+
+    def _fold(self, kept: Lead, *, follower: Lead, holder: Lead, merged_ids: set[str]) -> None:
+        """Make ``kept`` (one of the two) the one lead of the survivor ``holder`` is linked to."""
+        values = dict(holder.values)
+        pending = {k: v for k, v in holder.local_modified.items() if k != EMAIL_KEY}
+        for name, stamp in follower.local_modified.items():
+            if name == EMAIL_KEY:
+                continue
+            theirs = pending.get(name)
+            if theirs is None or datetime.datetime.fromisoformat(
+                stamp
+            ) > datetime.datetime.fromisoformat(theirs):
+                values[name] = follower.values.get(name)
+                pending[name] = stamp
+        now = timezone.now().isoformat()
+        for sync_field in self.config.fields.values():
+            # Wagtail owns these: a value only the follower has is kept, and sent.
+            name = sync_field.name
+            mine = normalise(follower.values.get(name))
+            owned = sync_field.direction is Direction.TO_SALESFORCE
+            if owned and mine is not None and normalise(values.get(name)) is None:
+                values[name] = mine
+                pending.setdefault(name, now)
+        if EMAIL_KEY in holder.local_modified:
+            pending[EMAIL_KEY] = holder.local_modified[EMAIL_KEY]
+        formers = [
+            *holder.former_emails,
+            *follower.former_emails,
+            *([follower.email] if follower.email != holder.email else []),
+        ]
+        duplicates = [*holder.duplicate_ids, *follower.duplicate_ids]
+        kept.values, kept.base = values, dict(holder.base)
+        kept.local_modified = pending
+        kept.email = holder.email
+        kept.former_emails = [e for e in dict.fromkeys(formers) if e != holder.email]
+        kept.duplicate_ids = [i for i in dict.fromkeys(duplicates) if i not in merged_ids]
+        kept.sf_object, kept.sf_id = holder.sf_object, holder.sf_id
+        kept.sf_last_modified = holder.sf_last_modified
+        kept.needs_push = holder.needs_push or bool(pending)
+        kept.sync_error = holder.sync_error
 
     def _prefer(self, lead: Lead, sobject: str, record: dict[str, Any]) -> bool:
         """Whether ``record`` should replace ``lead``'s link (same email, another record)."""
@@ -417,10 +663,12 @@ class Cycle:
     @staticmethod
     def _relink(lead: Lead, sobject: str, record_id: str) -> None:
         """Link ``lead`` to another record. Fields without a pending local change take the base
-        of "unchanged here", so that record's values come in; pending changes meet the rule."""
+        of "unchanged here", so that record's values come in; pending changes meet the rule
+        (a pending email change too: against an unknown base, the newer address wins)."""
         lead.base = {
             name: value for name, value in lead.values.items() if name not in lead.local_modified
         }
+        lead.base[EMAIL_KEY] = None if EMAIL_KEY in lead.local_modified else lead.email
         lead.sf_object, lead.sf_id = sobject, record_id
         lead.sf_last_modified = None
 
@@ -448,7 +696,7 @@ class Cycle:
             site=self.site,
             email=email,
             values=values,
-            base=dict(values),
+            base={**values, EMAIL_KEY: email},
             source=LeadOrigin.SYNC,
             sf_object=sobject,
             sf_id=str(record["Id"]),
@@ -544,6 +792,9 @@ class Cycle:
             value = normalise(lead.values.get(sync_field.name))
             if value != normalise(lead.base.get(sync_field.name)):
                 payload[sf_name] = value
+        # The address changed on the site: the linked record takes it (the same person).
+        if lead.email != lead.base.get(EMAIL_KEY, lead.email):
+            payload[EMAIL_FIELD] = lead.email
         return payload
 
     def _push_batch(self, leads: list[Lead]) -> None:
@@ -563,6 +814,11 @@ class Cycle:
                 lead.sf_object, lead.sf_id = sobject, str(record["Id"])
                 remote_at = parse_sf_datetime(record.get("LastModifiedDate"))
                 lead.sf_last_modified = remote_at
+                # Found by this email: both sides agree on it.
+                lead.base = {**lead.base, EMAIL_KEY: lead.email}
+                lead.local_modified = {
+                    k: v for k, v in lead.local_modified.items() if k != EMAIL_KEY
+                }
                 # Never synced with this record: both sides' values meet the field's rule.
                 for sync_field, sf_name in self.synced.fields_on(sobject):
                     outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
@@ -631,6 +887,8 @@ class Cycle:
                 for sync_field, sf_name in self.synced.fields_on(write.sobject)
                 if sf_name in payload
             }
+            if EMAIL_FIELD in payload:
+                sent[EMAIL_KEY] = normalise_email(str(payload[EMAIL_FIELD]))
             lead.base = {**lead.base, **sent}
             lead.local_modified = {}
             lead.needs_push = False

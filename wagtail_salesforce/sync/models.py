@@ -12,6 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from wagtail_salesforce.config.payload import normalise_email
 
+# The email's entry in ``Lead.base`` and ``Lead.local_modified`` (the YAML forbids a sync field
+# of that name: the email is the sync key).
+EMAIL_KEY = "email"
+
 
 class LeadOrigin(models.TextChoices):
     FORM = "form", _("Form submission")
@@ -25,7 +29,9 @@ class Lead(models.Model):
 
     ``values`` holds the synced fields by local name; ``base`` the value each field had when both
     sides last agreed (the merge base); ``local_modified`` the time of each local change not yet
-    in Salesforce (for ``newest_wins``).
+    in Salesforce (for ``newest_wins``). The email, the sync key, is merged like a field: its base
+    and pending change sit under the key ``"email"`` (never a sync field's name).
+    ``former_emails``: the addresses this person had before (changed, or merged leads').
     """
 
     site = models.ForeignKey(
@@ -39,6 +45,7 @@ class Lead(models.Model):
     sf_id = models.CharField(_("Salesforce ID"), max_length=18, blank=True, default="")
     sf_last_modified = models.DateTimeField(_("modified in Salesforce"), null=True, blank=True)
     duplicate_ids = models.JSONField(default=list, blank=True, editable=False)
+    former_emails = models.JSONField(default=list, blank=True, editable=False)
     source = models.CharField(
         _("source"), max_length=10, choices=LeadOrigin.choices, default=LeadOrigin.ADMIN
     )
@@ -86,6 +93,26 @@ class Lead(models.Model):
         self.values = {**self.values, name: value}
         stamp = (when or timezone.now()).isoformat()
         self.local_modified = {**self.local_modified, name: stamp}
+        self.needs_push = True
+        return True
+
+    def change_email(self, email: str, when: datetime.datetime | None = None) -> bool:
+        """Give this person a new address on the site; True if it changed.
+
+        A field change, not a new person: the lead keeps its Salesforce link and the next push
+        sends the new address to the linked record (the caller checks no other lead has it).
+        """
+        email = normalise_email(email)
+        if not email or email == self.email:
+            return False
+        if EMAIL_KEY not in self.base and self.sf_id:
+            # Linked before emails were merged as a field: the record holds the old address.
+            self.base = {**self.base, EMAIL_KEY: self.email}
+        if self.email and self.email not in self.former_emails:
+            self.former_emails = [*self.former_emails, self.email]
+        self.email = email
+        stamp = (when or timezone.now()).isoformat()
+        self.local_modified = {**self.local_modified, EMAIL_KEY: stamp}
         self.needs_push = True
         return True
 

@@ -7,6 +7,10 @@
 ``post_pull(sender=Lead, site, sobject, leads)``
     After a batch of pulled records has been stored; ``leads`` are the local leads it created or
     changed.
+``leads_merged(sender=Lead, site, kept, merged)``
+    A merge in Salesforce made two local leads one person: ``merged`` is about to be deleted
+    (in the pull's transaction) and ``kept`` carries on. Rows with a foreign key to the lead are
+    already moved to ``kept``; a receiver folds in anything else it keeps about ``merged``.
 """
 
 from __future__ import annotations
@@ -15,3 +19,4 @@ from django.dispatch import Signal
 
 pre_push = Signal()
 post_pull = Signal()
+leads_merged = Signal()

@@ -14,13 +14,22 @@ from .filters import field_label
 
 
 class LeadForm(forms.Form):
-    """One text field per synced field; ``from_salesforce`` fields are shown but disabled
-    (Salesforce owns them: an edit would be overwritten by the next pull)."""
+    """The email, then one text field per synced field; ``from_salesforce`` fields are shown but
+    disabled (Salesforce owns them: an edit would be overwritten by the next pull)."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        help_text=_("A new address is sent to the linked Salesforce record: the same person."),
+    )
 
     def __init__(self, *args: Any, lead: Lead, config: SyncConfig, **kwargs: Any) -> None:
         self.lead = lead
         self.config = config
-        kwargs["initial"] = {name: lead.values.get(name) or "" for name in config.fields}
+        kwargs["initial"] = {
+            "email": lead.email,
+            **{name: lead.values.get(name) or "" for name in config.fields},
+        }
         super().__init__(*args, **kwargs)
         for name, sync_field in config.fields.items():
             targets = ", ".join(f"{obj}.{sf}" for obj, sf in sync_field.salesforce.items())
@@ -37,9 +46,17 @@ class LeadForm(forms.Form):
                 % {"targets": targets},
             )
 
+    def clean_email(self) -> str:
+        email = normalise_email(self.cleaned_data["email"])
+        others = Lead.objects.filter(site_id=self.lead.site_id, email=email)
+        if others.exclude(pk=self.lead.pk).exists():
+            raise forms.ValidationError(_("A lead with this email already exists."))
+        return email
+
     def save(self) -> list[str]:
         """Store the edited values, marking each changed field for the next push."""
-        changed = [
+        changed = ["email"] if self.lead.change_email(self.cleaned_data["email"]) else []
+        changed += [
             name
             for name, sync_field in self.config.fields.items()
             if sync_field.direction is not Direction.FROM_SALESFORCE
