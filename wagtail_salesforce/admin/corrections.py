@@ -34,7 +34,7 @@ from wagtail_salesforce.config.constraints import (
     rules_for,
     validators_for,
 )
-from wagtail_salesforce.config.metadata import cached_describe
+from wagtail_salesforce.config.metadata import cached_describe, cached_record_type_picklists
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.exceptions import SalesforceError
 from wagtail_salesforce.observability import get_logger, untrusted
@@ -228,6 +228,15 @@ def _describe(entry: OutboxEntry, mapping: FormMapping) -> Mapping[str, Any] | N
         return None
 
 
+def _record_type_values(
+    entry: OutboxEntry, mapping: FormMapping
+) -> dict[str, dict[str, str]] | None:
+    """The picklist values the mapping's record type offers, as last read (as at the form)."""
+    if not mapping.record_type:
+        return None
+    return cached_record_type_picklists(entry.site_id, mapping.object, mapping.record_type)
+
+
 def page_fields(entry: OutboxEntry) -> dict[str, PageField]:
     """The entry's form page's fields by clean name ({} when the page is gone)."""
     page = entry.page.specific if entry.page is not None else None
@@ -319,7 +328,11 @@ class CorrectionView(PolicyRequiredMixin, WagtailAdminTemplateMixin, FormView):
         return {
             **kwargs,
             "values": self.values,
-            "rules": rules_for(self.mapping, describe) if self.mapping is not None else {},
+            "rules": (
+                rules_for(self.mapping, describe, _record_type_values(self.entry, self.mapping))
+                if self.mapping is not None
+                else {}
+            ),
             "required": frozenset(name for name, field in fields.items() if field.required),
         }
 

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
+from .metadata import cached_metadata
 from .model import FormMapping, From
 
 TEXT_TYPES = frozenset({"string", "textarea", "email", "phone", "url", "encryptedstring"})
@@ -202,3 +203,9 @@ def validators_for(rule: FieldRules) -> list[Callable[[Any], None]]:
     if rule.kind:
         validators.append(_format_validator(rule.kind))
     return validators
+
+
+def cached_rules(site_id: int, mapping: FormMapping) -> dict[str, FieldRules]:
+    """The rules from the site's cached describe (and record type), without calling Salesforce."""
+    describe, by_record_type = cached_metadata(site_id, mapping.object, mapping.record_type)
+    return rules_for(mapping, describe, by_record_type)

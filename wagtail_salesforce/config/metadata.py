@@ -81,9 +81,7 @@ def _stored(site_id: int, sobject: str) -> _Stored | None:
 
 def cached_describe(site_id: int, sobject: str) -> dict[str, Any] | None:
     """The last describe of ``sobject`` read for the site, or None (never calls Salesforce)."""
-    stored = _stored(site_id, sobject)
-    describe = stored.describe if stored is not None else None
-    return dict(describe) if isinstance(describe, Mapping) else None
+    return _describe_of(_stored(site_id, sobject))
 
 
 def cached_record_type_picklists(
@@ -91,7 +89,24 @@ def cached_record_type_picklists(
 ) -> dict[str, dict[str, str]] | None:
     """Picklist field -> {value: label} that record type ``record_type`` (DeveloperName) of
     ``sobject`` offers, as last read; None when not read yet (never calls Salesforce)."""
+    return _picklists_of(_stored(site_id, sobject), record_type)
+
+
+def cached_metadata(
+    site_id: int, sobject: str, record_type: str | None
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, str]] | None]:
+    """Both of the above from one read: what a form request validates against."""
     stored = _stored(site_id, sobject)
+    picklists = _picklists_of(stored, record_type) if record_type else None
+    return _describe_of(stored), picklists
+
+
+def _describe_of(stored: _Stored | None) -> dict[str, Any] | None:
+    describe = stored.describe if stored is not None else None
+    return dict(describe) if isinstance(describe, Mapping) else None
+
+
+def _picklists_of(stored: _Stored | None, record_type: str) -> dict[str, dict[str, str]] | None:
     by_record_type = stored.record_type_picklists if stored is not None else None
     if not isinstance(by_record_type, Mapping) or not isinstance(
         by_record_type.get(record_type), Mapping

@@ -13,8 +13,7 @@ from wagtail.models import Site
 
 from wagtail_salesforce.admin.editor_panel import SalesforceMappingPanel
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
-from wagtail_salesforce.config.constraints import FieldRules, normalise_text, rules_for
-from wagtail_salesforce.config.metadata import cached_describe, cached_record_type_picklists
+from wagtail_salesforce.config.constraints import FieldRules, cached_rules, normalise_text
 from wagtail_salesforce.core.signals import submission_received
 
 from . import spam, verification
@@ -85,14 +84,7 @@ class SalesforceFormMixin(models.Model):
         mapping = self.salesforce_form_mapping()
         if mapping is None:
             return {}
-        site_id = self._salesforce_site_id()
-        describe = cached_describe(site_id, mapping.object)
-        by_record_type = (
-            cached_record_type_picklists(site_id, mapping.object, mapping.record_type)
-            if mapping.record_type
-            else None
-        )
-        return rules_for(mapping, describe, by_record_type)
+        return cached_rules(self._salesforce_site_id(), mapping)
 
     def get_form(self, *args: Any, **kwargs: Any) -> Any:
         rules = self.salesforce_field_rules()
