@@ -168,3 +168,12 @@ def test_mapped_fields_the_user_may_not_write_are_named(
     )
     text = _messages(_connect(admin_client, configured.site, sandbox))
     assert "may not write these fields of Lead" in text and ": Name." in text
+
+
+def test_connect_finds_an_org_without_api_access_even_with_no_mapping(
+    admin_client: Client, configured: SalesforceConnection, sandbox: Any, config_file: Any
+) -> None:
+    config_file.write_text("version: 1\n# no forms yet\n", encoding="utf-8")
+    sandbox.set_api_enabled(False)
+    text = _messages(_connect(admin_client, configured.site, sandbox))
+    assert EXPLANATION in text and FIX in text

@@ -315,7 +315,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     status = connection.status
     # OAuth succeeds in an org without API access: the first API call says so. It is the
     # describe of what the mappings write, read afresh for this (perhaps different) user.
-    if not _check_api_and_access(request, connection, reread=True):
+    if not _check_api_and_access(request, connection, after_connect=True):
         return back
     if status == ConnectionStatus.CONNECTED:
         messages.success(
@@ -329,14 +329,18 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 
 
 def _check_api_and_access(
-    request: HttpRequest, connection: SalesforceConnection, *, reread: bool
+    request: HttpRequest, connection: SalesforceConnection, *, after_connect: bool
 ) -> bool:
     """Tell the administrator, in plain words, when the org has no API access or the user may
     not write what the mappings deliver. False when the org refused the API."""
     try:
         client = client_for(connection.site_id)
+        if after_connect:
+            # Right after Connect: one call that every org with API access answers, so an org
+            # without it is found even when no mapping needs a describe.
+            client.limits()
         problems = access_problems(
-            connection.site_id, client, connection.username, reread=reread
+            connection.site_id, client, connection.username, reread=after_connect
         )
     except ApiDisabledForOrg:
         mark_api_disabled(connection)
@@ -398,7 +402,7 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
     )
     if connection is not None:
         # From the describe cache when it is fresh: no call beyond the limits one.
-        _check_api_and_access(request, connection, reread=False)
+        _check_api_and_access(request, connection, after_connect=False)
     return redirect(_edit_url(site.pk))
 
 
