@@ -339,6 +339,7 @@ def _check_api_and_access(
             # Right after Connect: one call that every org with API access answers, so an org
             # without it is found even when no mapping needs a describe.
             client.limits()
+        clear_api_disabled(connection)  # answered: the org has API access (now)
         problems = access_problems(
             connection.site_id, client, connection.username, reread=after_connect
         )
@@ -357,7 +358,6 @@ def _check_api_and_access(
             _("The mapped objects could not be checked: %(error)s") % {"error": error},
         )
         return True
-    clear_api_disabled(connection)
     for problem in problems:
         messages.warning(request, problem)
     return True
