@@ -32,6 +32,7 @@ from wagtail.models import Site
 from wagtail_salesforce import conf
 from wagtail_salesforce.config import get_config
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
+from wagtail_salesforce.connection.problems import API_DISABLED_DETAIL, api_disabled_explanation
 from wagtail_salesforce.exceptions import SalesforceError
 from wagtail_salesforce.heartbeat import last_heartbeat
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
@@ -50,6 +51,7 @@ class WarningCode(enum.StrEnum):
     """Stable identifiers (for alerts and docs/en/operations.md); the message is for people."""
 
     CONNECTION = "connection"
+    API_DISABLED = "api_disabled"
     API_USAGE = "api_usage"
     API_LIMIT_REACHED = "api_limit_reached"
     OUTBOX_BACKLOG_OLD = "outbox_backlog_old"
@@ -141,6 +143,20 @@ def _minutes(delta: datetime.timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
+def _api_disabled(connection: SalesforceConnection) -> bool:
+    """Whether the org answered API_DISABLED_FOR_ORG: marked on the connection, or the latest
+    delivery attempt since connecting was refused so."""
+    if connection.status_detail == API_DISABLED_DETAIL:
+        return True
+    attempts = OutboxEntry.objects.filter(
+        site_id=connection.site_id, last_attempt_at__isnull=False
+    )
+    if connection.connected_at is not None:
+        attempts = attempts.filter(last_attempt_at__gte=connection.connected_at)
+    latest = attempts.order_by("-last_attempt_at").values_list("last_error_code", flat=True)
+    return latest.first() == API_DISABLED_DETAIL
+
+
 def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> Health:
     """The health of ``site``'s Salesforce integration (see the module docstring)."""
     site_id = site if isinstance(site, int) else site.pk
@@ -163,7 +179,14 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
             values["api_requests_used"] = connection.org_api_requests_used
             values["api_requests_max"] = connection.org_api_requests_max
             values["api_usage_at"] = connection.org_api_usage_at
-        if status in (ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.ERROR):
+        if _api_disabled(connection):
+            # The org refused the API (Connect, Test connection or a delivery found it): say
+            # why and what fixes it, not just "an error".
+            status = ConnectionStatus.ERROR
+            warnings.append(
+                HealthWarning(WarningCode.API_DISABLED, Level.CRITICAL, api_disabled_explanation())
+            )
+        elif status in (ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.ERROR):
             warnings.append(
                 HealthWarning(
                     WarningCode.CONNECTION,

@@ -48,6 +48,12 @@ def test_a_visitor_sees_the_length_error_and_the_picklist_choices(
     assert "Technology" in options
 
     page.fill("#id_email", "long@example.com")
+    # The browser stops the visitor at the org's length (Lead.LastName holds 80) ...
+    assert page.get_attribute("#id_last_name", "maxlength") == "80"
+    page.locator("#id_last_name").press_sequentially("x" * 90)
+    assert page.input_value("#id_last_name") == "x" * 80
+    # ... and a browser that ignores it meets the same limit in the visitor's words.
+    page.evaluate("document.querySelector('#id_last_name').removeAttribute('maxlength')")
     page.fill("#id_last_name", "x" * 100)
     page.fill("#id_company", "Acme")
     page.select_option("#id_industry", "Technology")

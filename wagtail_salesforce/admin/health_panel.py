@@ -15,7 +15,7 @@ from wagtail.admin.ui.components import Component
 from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
-from wagtail_salesforce.health import Health, site_health
+from wagtail_salesforce.health import Health, WarningCode, site_health
 from wagtail_salesforce.sync.models import Lead, SyncRun
 
 from .connection.views import STATUS_TONES
@@ -39,6 +39,15 @@ class SiteHealthRow:
         """``needs_reauth`` or ``error`` when the connection needs someone, else ""."""
         status = self.health.connection_status
         return status if status in PROBLEM_STATUSES else ""
+
+    @property
+    def explanation(self) -> str:
+        """Why the connection cannot be used and the fix, when the health knows it (an org
+        without API access), else ""."""
+        return next(
+            (str(w.message) for w in self.health.warnings if w.code == WarningCode.API_DISABLED),
+            "",
+        )
 
     @property
     def status_tone(self) -> str:

@@ -8,7 +8,37 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from wagtail_salesforce.exceptions import ApiDisabledForOrg
+
 from .models import ConnectionStatus, SalesforceConnection
+
+# ``status_detail`` of a connection whose org answered API_DISABLED_FOR_ORG: OAuth worked (the
+# site is connected) but the org's edition has no API access, so every call is refused.
+API_DISABLED_DETAIL = "API_DISABLED_FOR_ORG"
+
+
+def mark_api_disabled(connection: SalesforceConnection) -> None:
+    """Remember that the org refused the API, so the panel and the health panel say why."""
+    SalesforceConnection.objects.filter(pk=connection.pk).update(
+        status=ConnectionStatus.ERROR, status_detail=API_DISABLED_DETAIL
+    )
+    connection.status = ConnectionStatus.ERROR
+    connection.status_detail = API_DISABLED_DETAIL
+
+
+def clear_api_disabled(connection: SalesforceConnection) -> None:
+    """The org answered an API call: it has API access (again)."""
+    cleared = SalesforceConnection.objects.filter(
+        pk=connection.pk, status_detail=API_DISABLED_DETAIL
+    ).update(status=ConnectionStatus.CONNECTED, status_detail="")
+    if cleared:
+        connection.status = ConnectionStatus.CONNECTED
+        connection.status_detail = ""
+
+
+def api_disabled_explanation() -> str:
+    """Why an org without API access cannot be used, and the fix (one sentence everywhere)."""
+    return str(ApiDisabledForOrg.explanation)
 
 
 def explain_status_detail(connection: SalesforceConnection) -> str:
@@ -20,6 +50,8 @@ def explain_status_detail(connection: SalesforceConnection) -> str:
             "connected app's refresh token policy, or was revoked). Click Connect to "
             "authorise again."
         )
+    if detail == API_DISABLED_DETAIL:
+        return api_disabled_explanation()
     if detail == "no_refresh_token":
         return _(
             "Salesforce did not issue a refresh token, so the connection will stop when the "

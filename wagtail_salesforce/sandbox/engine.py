@@ -721,13 +721,15 @@ class Org:
                     v for v in field_def.picklist_values
                     if v.active and (offered is None or v.value in offered)
                 ]  # fmt: skip
-                values = [
+                values: list[dict[str, Any]] = [
                     {"attributes": None, "label": v.label, "validFor": [], "value": v.value}
                     for v in shown
                 ]
                 default = next((values[i] for i, v in enumerate(shown) if v.default), None)
-                entry = {"controllerValues": {}, "defaultValue": default, "values": values,
-                         "url": f"{base}/{shown_id}/{field_def.name}"}  # fmt: skip
+                entry: dict[str, Any] = {
+                    "controllerValues": {}, "defaultValue": default, "values": values,
+                    "url": f"{base}/{shown_id}/{field_def.name}",
+                }  # fmt: skip
                 entry["eTag"] = _etag(entry)
                 fields[field_def.name] = entry
             return {"eTag": _etag(fields), "picklistFieldValues": fields}

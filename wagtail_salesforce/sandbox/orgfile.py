@@ -668,16 +668,13 @@ def _read_object(
     permissions = reader.mapping(
         spec.get("permissions") or {}, f"{path}.permissions", _PERMISSION_KEYS
     )
-    granted = {
-        "user_can_create": reader.boolean(
-            permissions.get("create", base.user_can_create if base else True),
-            f"{path}.permissions.create",
-        ),
-        "user_can_edit": reader.boolean(
-            permissions.get("edit", base.user_can_edit if base else True),
-            f"{path}.permissions.edit",
-        ),
-    }
+    can_create = reader.boolean(
+        permissions.get("create", base.user_can_create if base else True),
+        f"{path}.permissions.create",
+    )
+    can_edit = reader.boolean(
+        permissions.get("edit", base.user_can_edit if base else True), f"{path}.permissions.edit"
+    )
     if base is not None:
         built = _build_object(
             name,
@@ -689,7 +686,7 @@ def _read_object(
             record_types,
             rules,
         )
-        return replace(built, **granted)
+        return replace(built, user_can_create=can_create, user_can_edit=can_edit)
     label = reader.string(spec.get("label", _label_from_name(name)), f"{path}.label")
     assert prefix is not None
     built = _build_object(
@@ -702,7 +699,7 @@ def _read_object(
         record_types,
         rules,
     )
-    return replace(built, **granted)
+    return replace(built, user_can_create=can_create, user_can_edit=can_edit)
 
 
 def _read_record_type(

@@ -26,8 +26,14 @@ from wagtail_salesforce.connection import service
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.crypto import SecretUnreadable
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
-from wagtail_salesforce.connection.problems import explain_status_detail
+from wagtail_salesforce.connection.problems import (
+    api_disabled_explanation,
+    clear_api_disabled,
+    explain_status_detail,
+    mark_api_disabled,
+)
 from wagtail_salesforce.exceptions import (
+    ApiDisabledForOrg,
     NetworkError,
     NotConnected,
     OAuthError,
@@ -38,6 +44,7 @@ from wagtail_salesforce.exceptions import (
 from wagtail_salesforce.observability import get_logger, untrusted
 
 from ..permissions import manage_permission_required
+from .access import access_problems
 from .forms import (
     PRODUCTION_LOGIN_URL,
     SANDBOX_LOGIN_URL,
@@ -306,7 +313,12 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         user=request.user,
         data={"org_id": connection.org_id, "username": connection.username},
     )
-    if connection.status == ConnectionStatus.CONNECTED:
+    status = connection.status
+    # OAuth succeeds in an org without API access: the first API call says so. It is the
+    # describe of what the mappings write, read afresh for this (perhaps different) user.
+    if not _check_api_and_access(request, connection, after_connect=True):
+        return back
+    if status == ConnectionStatus.CONNECTED:
         messages.success(
             request,
             _("Connected to Salesforce as %(user)s (organisation %(org)s).")
@@ -315,6 +327,41 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     else:
         messages.warning(request, explain_status_detail(connection))
     return back
+
+
+def _check_api_and_access(
+    request: HttpRequest, connection: SalesforceConnection, *, after_connect: bool
+) -> bool:
+    """Tell the administrator, in plain words, when the org has no API access or the user may
+    not write what the mappings deliver. False when the org refused the API."""
+    try:
+        client = client_for(connection.site_id)
+        if after_connect:
+            # Right after Connect: one call that every org with API access answers, so an org
+            # without it is found even when no mapping needs a describe.
+            client.limits()
+        clear_api_disabled(connection)  # answered: the org has API access (now)
+        problems = access_problems(
+            connection.site_id, client, connection.username, reread=after_connect
+        )
+    except ApiDisabledForOrg:
+        mark_api_disabled(connection)
+        messages.error(request, api_disabled_explanation())
+        return False
+    except SalesforceError as error:
+        logger.warning(
+            "Checking the mapped objects of site %s failed: %s",
+            connection.site_id,
+            untrusted(error, "error"),
+        )
+        messages.warning(
+            request,
+            _("The mapped objects could not be checked: %(error)s") % {"error": error},
+        )
+        return True
+    for problem in problems:
+        messages.warning(request, problem)
+    return True
 
 
 @require_POST
@@ -326,7 +373,10 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
         limits = client_for(site).limits()
     except SalesforceError as error:
         _log_test(request, connection or site, ok=False, reason=type(error).__name__)
-        if isinstance(error, ReauthorizationRequired):
+        if isinstance(error, ApiDisabledForOrg) and connection is not None:
+            mark_api_disabled(connection)
+            messages.error(request, api_disabled_explanation())
+        elif isinstance(error, ReauthorizationRequired):
             messages.error(request, _("Salesforce needs you to authorise again: click Connect."))
         elif isinstance(error, NotConnected):
             messages.error(request, _("Not connected: %(reason)s") % {"reason": error})
@@ -351,6 +401,9 @@ def test_connection(request: HttpRequest, site_id: int) -> HttpResponse:
         )
         % {"used": maximum - remaining, "remaining": remaining, "max": maximum},
     )
+    if connection is not None:
+        # From the describe cache when it is fresh: no call beyond the limits one.
+        _check_api_and_access(request, connection, after_connect=False)
     return redirect(_edit_url(site.pk))
 
 
