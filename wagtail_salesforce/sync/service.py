@@ -63,8 +63,10 @@ def sync_blocker(site: Site) -> str | None:
         return str(NO_SYNC_SECTION)
     connection = SalesforceConnection.objects.filter(site=site).first()
     problem = connection_problem(connection)
-    if problem is None and connection_budget(connection).sync_yields:
-        return budget_yield_message(connection_budget(connection))
+    if problem is None:
+        budget = connection_budget(connection)
+        if budget.sync_yields:
+            return budget_yield_message(budget)
     return problem
 
 
