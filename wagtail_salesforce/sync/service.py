@@ -109,6 +109,19 @@ def _run_cycle(
     config = sync_config()
     connection = SalesforceConnection.objects.filter(site=site).first()
     problem = connection_problem(connection)
+    if problem is None:
+        # Near the budget the sync yields to form delivery: the cycle is skipped (no run, no
+        # call; the usage is re-read now and then, so the sync notices when calls are free
+        # again). Read before the client is made, so the client starts from that reading.
+        budget = refresh_if_held_back(site.pk, SYNC)
+        if budget.sync_yields:
+            logger.info(
+                "Sync of %s skipped: yielding to delivery (API usage %s, sync ceiling %s)",
+                site,
+                budget.used,
+                budget.yield_at,
+            )
+            return CycleOutcome(run=None, skipped_reason="budget")
     if problem is None and client is None:
         try:
             client = client_for(site)
@@ -116,17 +129,6 @@ def _run_cycle(
             problem = str(error)
     if problem is not None or connection is None or client is None:
         return CycleOutcome(run=_record_blocked(site, problem or "", full=full, dry_run=dry_run))
-    # Near the budget the sync yields to form delivery: the cycle is skipped (no run, no call;
-    # the usage is re-read now and then, so the sync notices when calls are free again).
-    budget = refresh_if_held_back(site.pk, SYNC)
-    if budget.sync_yields:
-        logger.info(
-            "Sync of %s skipped: yielding to delivery (API usage %s, sync ceiling %s)",
-            site,
-            budget.used,
-            budget.yield_at,
-        )
-        return CycleOutcome(run=None, skipped_reason="budget")
     holder = lease.new_holder_id()
     if not lease.acquire(connection.pk, holder):
         logger.info("Sync of %s skipped: another worker holds the lease", site)
