@@ -240,7 +240,11 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
     values["budget_paused_entries"] = OutboxEntry.objects.filter(
         site_id=site_id, state=OutboxState.PAUSED, last_error_code=BudgetExhausted.code
     ).count()
-    if budget is not None and budget.delivery_paused:
+    limit_reached = (
+        budget is not None and budget.used is not None and (budget.used >= (budget.org_max or 0))
+    )
+    if budget is not None and budget.delivery_paused and not limit_reached:
+        # (At the org's own limit api_limit_reached below says it all.)
         warnings.append(_budget_reached(budget, values["budget_paused_entries"]))
 
     used, maximum = values.get("api_requests_used"), values.get("api_requests_max")
@@ -333,19 +337,21 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
         values["last_sync_age"] = _age(now, last_run.started_at)
     connected = interval is not None and status == ConnectionStatus.CONNECTED
     if connected and budget is not None and budget.sync_yields:
-        # Cycles are skipped on purpose: say so instead of "is a cluster running?".
-        warnings.append(
-            HealthWarning(
-                WarningCode.SYNC_YIELDING,
-                Level.WARNING,
-                _(
-                    "Sync is yielding to form delivery: the org's API usage (%(used)s) is near "
-                    "the budget (%(budget)s). It carries on when the usage falls or the budget "
-                    "is raised."
+        # Cycles are skipped on purpose: say so instead of "is a cluster running?" (at the
+        # org's own limit api_limit_reached has said it already).
+        if not limit_reached:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.SYNC_YIELDING,
+                    Level.WARNING,
+                    _(
+                        "Sync is yielding to form delivery: the org's API usage (%(used)s) is near "
+                        "the budget (%(budget)s). It carries on when the usage falls or the budget "
+                        "is raised."
+                    )
+                    % {"used": budget.used, "budget": budget.budget},
                 )
-                % {"used": budget.used, "budget": budget.budget},
             )
-        )
     elif connected and interval is not None:
         late_after = datetime.timedelta(
             minutes=interval * conf.get_number("HEALTH_SYNC_LATE_INTERVALS", positive=True)
