@@ -12,13 +12,16 @@ from wagtail.models import Site
 
 from tests.sync.conftest import sync
 from tests.sync.test_engine import hide_existing_records_from_pull, make_local_lead
+from wagtail_salesforce.client import SYNC, api_priority
+from wagtail_salesforce.client.budget import BULK_BREAK_EVEN_RECORDS
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.health import WarningCode, site_health
 from wagtail_salesforce.outbox.delivery import deliver_entry
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
+from wagtail_salesforce.sync.engine import Cycle
 from wagtail_salesforce.sync.models import Lead, SyncRun, SyncRunStatus
-from wagtail_salesforce.sync.service import is_due, run_cycle, sync_blocker
+from wagtail_salesforce.sync.service import is_due, run_cycle, sync_blocker, sync_config
 
 LIMIT = 1000  # the default budget (50 %) is 500: the sync slows from 400 and yields from 475
 
@@ -127,3 +130,27 @@ def test_the_budget_stopping_a_cycle_part_way_keeps_the_leads_for_later(
     lead.refresh_from_db()
     assert lead.sf_id and not lead.needs_push
     assert Lead.objects.filter(site=site).count() == 1
+
+
+@pytest.mark.parametrize(("used", "bulk"), [(100, False), (420, True)])
+def test_past_the_slow_share_a_large_push_prefers_bulk(
+    site: Site, connection: SalesforceConnection, sandbox: Any, used: int, bulk: bool
+) -> None:
+    # More than a Bulk job's break-even, far fewer than SYNC_BULK_THRESHOLD (10,000).
+    Lead.objects.bulk_create(
+        Lead(
+            site=site, email=f"many{n}@example.com", values={"last_name": f"M{n}"}, needs_push=True
+        )
+        for n in range(BULK_BREAK_EVEN_RECORDS + 1)
+    )
+    _org_usage(site, sandbox, used)
+    run = SyncRun(site=site, dry_run=True)
+    cycle = Cycle(
+        site, client_for(site), sync_config(), run, connection_id=connection.pk, dry_run=True
+    )
+
+    with api_priority(SYNC):
+        cycle.push()  # a dry run: looks the leads up, writes nothing
+
+    assert cycle.use_bulk is bulk
+    assert run.created == BULK_BREAK_EVEN_RECORDS + 1
