@@ -76,6 +76,23 @@ def test_the_sync_yields_before_delivery(credentials: SandboxCredentials, org_li
     assert org_limit.org.count("Lead") == 1
 
 
+def test_a_bulk_job_the_sync_started_is_finished_past_the_syncs_share(
+    credentials: SandboxCredentials, org_limit: Any
+) -> None:
+    org_limit.set_api_usage(474)  # one call below the sync's ceiling (475)
+    client = SalesforceClient(credentials, api_usage=(474, LIMIT))
+
+    with api_priority(SYNC):
+        results = client.bulk_ingest("Lead", "insert", [new_lead(), new_lead()])
+        with pytest.raises(BudgetExhausted):
+            client.bulk_ingest("Lead", "insert", [new_lead()])  # a new job is not started
+
+    assert [result.success for result in results] == [True, True]
+    assert org_limit.org.count("Lead") == 2
+    assert len(calls_to(org_limit, "/jobs/ingest")) > 1  # upload, close, polls, results
+    assert org_limit.api_calls_used() <= 500
+
+
 def test_reading_the_limits_is_never_held_back(
     credentials: SandboxCredentials, org_limit: Any
 ) -> None:

@@ -76,6 +76,18 @@ def current_priority() -> str:
     return _priority.get()
 
 
+@contextmanager
+def finishing() -> Iterator[None]:
+    """Calls that finish work already started (a Bulk job's upload, close, polls and results)
+    spend up to the budget, whatever the priority: held back half-way, the job would be left
+    open or its outcome lost, and the work (and the calls spent on it) done again."""
+    if current_priority() == PROBE:
+        yield
+        return
+    with api_priority(DELIVERY):
+        yield
+
+
 class Stage(enum.StrEnum):
     """How much the budget holds back (see the module docstring)."""
 
