@@ -21,4 +21,7 @@ def test_the_models_need_no_new_migration() -> None:
 
 def test_there_is_one_initial_migration() -> None:
     folder = Path(wagtail_salesforce.__file__).parent / "migrations"
-    assert sorted(path.name for path in folder.glob("0*.py")) == ["0001_initial.py"]
+    assert sorted(path.name for path in folder.glob("0*.py")) == [
+        "0001_initial.py",
+        "0007_erasure.py",
+    ]

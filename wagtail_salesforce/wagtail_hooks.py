@@ -30,6 +30,7 @@ from wagtail_salesforce.admin.sync.bulk_actions import (
     SendInNextSyncBulkAction,
 )
 from wagtail_salesforce.admin.sync.runs import SYNC_NOW_ACTION
+from wagtail_salesforce.people.erasure import ERASE_ACTION
 
 
 class PolicyMenuItem(MenuItem):
@@ -110,6 +111,7 @@ class ExportFormatter(LogFormatter):
         "leads": _("Leads"),
         "segment": _("a segment"),
         "outbox": _("the Salesforce outbox"),
+        "person": _("a person's data (access request)"),
     }
 
     def format_message(self, log_entry: Any) -> str:
@@ -119,6 +121,25 @@ class ExportFormatter(LogFormatter):
             "rows": data.get("rows", "?"),
             "listing": self.listings.get(listing, listing),
             "format": str(data.get("format", "")).upper(),
+        }
+
+
+class ErasureFormatter(LogFormatter):
+    """ "Erased a person's data (3f2a…): Salesforce records deleted": by hash only."""
+
+    label = _("Erase a person's data")
+    salesforce = {
+        "keep": _("Salesforce records kept"),
+        "anonymise": _("Salesforce records anonymised"),
+        "delete": _("Salesforce records deleted"),
+    }
+
+    def format_message(self, log_entry: Any) -> str:
+        data = log_entry.data or {}
+        choice = str(data.get("salesforce", ""))
+        return _("Erased a person's data (%(person)s…): %(salesforce)s") % {
+            "person": str(data.get("person", ""))[:16],
+            "salesforce": self.salesforce.get(choice, choice),
         }
 
 
@@ -173,6 +194,7 @@ def register_log_actions(actions: Any) -> None:
         _("Marked to be sent to Salesforce in the next sync"),
     )
     register(EXPORT_ACTION)(ExportFormatter)
+    register(ERASE_ACTION)(ErasureFormatter)
     register(RETRY_ACTION, _("Retry Salesforce delivery"), _("Salesforce delivery queued again"))
     register(
         DELIVER_HELD_ACTION,

@@ -39,7 +39,15 @@ from wagtail_salesforce.exceptions import OutcomeUnknown
 
 from . import remote, signals
 from .merge import FieldMerge, merge_field, normalise
-from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
+from .models import (
+    ErasureTombstone,
+    Lead,
+    LeadOrigin,
+    SyncConflict,
+    SyncRun,
+    SyncState,
+    person_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +188,7 @@ class Cycle:
         self.keep_alive = keep_alive or (lambda: None)
         self.batch_size = int(conf.get("SYNC_BATCH_SIZE"))
         self.use_bulk = False  # decided when the push starts
+        self._tombstones: set[str] | None = None  # read once per cycle, when first needed
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -340,6 +349,8 @@ class Cycle:
                 return None
             lead = by_email.get(email)
             if lead is None:
+                if self._erased(email):
+                    return None  # erased on request: back only when they submit a form again
                 lead = self._new_lead(sobject, record, email, remote_at)
                 by_email[email] = lead
                 by_id[record_id] = lead
@@ -431,6 +442,12 @@ class Cycle:
         lead.base = {}
         # Deleted on purpose in Salesforce: do not re-create it until Wagtail learns something new.
         lead.needs_push = False
+
+    def _erased(self, email: str) -> bool:
+        """Whether ``email`` was erased on request (an :class:`ErasureTombstone`)."""
+        if self._tombstones is None:
+            self._tombstones = set(ErasureTombstone.objects.values_list("email_hash", flat=True))
+        return bool(self._tombstones) and not self._tombstones.isdisjoint(person_hashes(email))
 
     def _new_lead(
         self,
