@@ -198,9 +198,7 @@ def test_the_pipelines_never_import_one_another() -> None:
         (module, target)
         for module, targets in import_graph().items()
         for target in targets
-        if _pipeline(module)
-        and _pipeline(target)
-        and _pipeline(module) != _pipeline(target)
+        if _pipeline(module) and _pipeline(target) and _pipeline(module) != _pipeline(target)
     )
     assert crossings == []
 
@@ -213,6 +211,22 @@ def test_the_admin_never_imports_the_form_mixin() -> None:
         for module, targets in import_graph().items()
         for target in targets
         if module.startswith(f"{PACKAGE}.admin") and _pipeline(target) == "forms"
+    )
+    assert crossings == []
+
+
+def test_nothing_below_the_people_package_imports_it() -> None:
+    """``people`` (access and erasure requests) is a consumer like the admin: it reads the
+    pipelines' models and calls the client, so none of them, nor what they build on, may
+    import it back."""
+    below = (*PIPELINES, "core", "client", "config", "connection")
+    crossings = sorted(
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        if module.split(".")[1:2]
+        and module.split(".")[1] in below
+        and target.startswith(f"{PACKAGE}.people")
     )
     assert crossings == []
 
