@@ -198,7 +198,9 @@ def test_the_pipelines_never_import_one_another() -> None:
         (module, target)
         for module, targets in import_graph().items()
         for target in targets
-        if _pipeline(module) and _pipeline(target) and _pipeline(module) != _pipeline(target)
+        if _pipeline(module)
+        and _pipeline(target)
+        and _pipeline(module) != _pipeline(target)
     )
     assert crossings == []
 

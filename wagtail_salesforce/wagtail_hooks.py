@@ -23,6 +23,7 @@ from wagtail_salesforce.admin.permissions import (
     connection_policy,
     leads_policy,
     outbox_policy,
+    people_policy,
     plugin_permissions,
 )
 from wagtail_salesforce.admin.sync.bulk_actions import (
@@ -34,17 +35,23 @@ from wagtail_salesforce.people.erasure import ERASE_ACTION
 
 
 class PolicyMenuItem(MenuItem):
-    """A menu item shown to users the screen's permission policy lets do ``action``."""
+    """A menu item shown to users the screen's permission policy lets do ``action`` (or any of
+    ``actions``)."""
 
     def __init__(
-        self, *args: Any, policy: PluginPermissionPolicy, action: str = "view", **kwargs: Any
+        self,
+        *args: Any,
+        policy: PluginPermissionPolicy,
+        action: str = "view",
+        actions: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy
-        self.action = action
+        self.actions = actions or (action,)
 
     def is_shown(self, request: HttpRequest) -> bool:
-        return self.policy.user_has_permission(request.user, self.action)
+        return any(self.policy.user_has_permission(request.user, a) for a in self.actions)
 
 
 @hooks.register("register_admin_urls")
@@ -61,6 +68,19 @@ def register_settings_menu_item() -> MenuItem:
         order=900,
         policy=connection_policy,
         action="manage",
+    )
+
+
+@hooks.register("register_settings_menu_item")
+def register_people_menu_item() -> MenuItem:
+    return PolicyMenuItem(
+        _("Personal data requests"),
+        reverse("wagtail_salesforce:people"),
+        name="salesforce-people",
+        icon_name="user",
+        order=901,
+        policy=people_policy,
+        actions=("access", "erase"),
     )
 
 
