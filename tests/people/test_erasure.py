@@ -201,3 +201,12 @@ def test_anonymised_values_empty_what_may_be_empty_and_fill_what_is_required() -
         "LastName": "Erased",
         "HasOptedOutOfEmail": True,
     }
+
+
+def test_an_unknown_erasure_salesforce_value_is_a_system_check_error(settings: Any) -> None:
+    from wagtail_salesforce.checks import check_erasure_salesforce
+
+    settings.WAGTAIL_SALESFORCE = {"ERASURE_SALESFORCE": "anonymize"}
+    assert [m.id for m in check_erasure_salesforce()] == ["wagtail_salesforce.E004"]
+    settings.WAGTAIL_SALESFORCE = {"ERASURE_SALESFORCE": "anonymise"}
+    assert check_erasure_salesforce() == []
