@@ -210,3 +210,21 @@ def test_an_unknown_erasure_salesforce_value_is_a_system_check_error(settings: A
     assert [m.id for m in check_erasure_salesforce()] == ["wagtail_salesforce.E004"]
     settings.WAGTAIL_SALESFORCE = {"ERASURE_SALESFORCE": "anonymise"}
     assert check_erasure_salesforce() == []
+
+
+def test_a_converted_lead_is_erased_through_its_contact(
+    grace: Known, sandbox: Any, allow: Any
+) -> None:
+    converted = sandbox.org.convert_lead(grace.lead.sf_id)
+    sync(grace.site)
+    grace.lead.refresh_from_db()
+    assert grace.lead.sf_id == converted["contactId"]
+    allow("anonymise")
+
+    result = erase_person(GRACE, salesforce="anonymise")
+
+    contact = sf_get(sandbox, "Contact", converted["contactId"])
+    assert contact["Email"] is None and contact["LastName"] == "Erased"
+    handled = {(r.sobject, r.record_id) for r in result.salesforce_records}
+    assert ("Contact", converted["contactId"]) in handled
+    assert not Lead.objects.filter(email=GRACE).exists()

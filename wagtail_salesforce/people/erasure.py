@@ -41,7 +41,7 @@ from wagtail_salesforce.config import ConfigError, get_config
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.connection.problems import connection_problem
-from wagtail_salesforce.exceptions import NotFound, SalesforceError
+from wagtail_salesforce.exceptions import ConvertedLead, NotFound, SalesforceError
 from wagtail_salesforce.outbox.models import OutboxEntry
 from wagtail_salesforce.outbox.retention import clear_payloads
 from wagtail_salesforce.sync.models import ErasureTombstone, Lead, SyncRun
@@ -250,6 +250,10 @@ def _act_in_salesforce(person: PersonData, choice: SalesforceChoice) -> list[Rem
                 )
         except NotFound:
             continue  # already deleted (or merged away) in Salesforce
+        except ConvertedLead:
+            # Salesforce keeps a converted Lead read-only; the person lives on as its Contact,
+            # which is found by email and handled like any other record.
+            continue
         except SalesforceError as error:
             raise ErasureRefused(
                 _(
