@@ -89,3 +89,21 @@ def test_retention_runs_daily(db: None) -> None:
         Schedule.MINUTES,
         24 * 60,
     )
+
+
+def test_an_entry_waiting_when_its_person_is_erased_is_never_delivered(site: Site) -> None:
+    from wagtail_salesforce.outbox.delivery import schedule_retry
+    from wagtail_salesforce.outbox.retention import ERASED_ERROR_CODE, clear_payloads
+
+    waiting = entry(site, OutboxState.RETRYING, None)
+    held = entry(site, OutboxState.HELD, None)
+
+    assert clear_payloads(OutboxEntry.objects.filter(pk__in=[waiting.pk, held.pk])) == 2
+
+    for pk in (waiting.pk, held.pk):
+        cleared = OutboxEntry.objects.get(pk=pk)
+        assert (cleared.state, cleared.last_error_code) == (OutboxState.DEAD, ERASED_ERROR_CODE)
+        assert cleared.form_data == {}
+    # Retry has nothing to send: the entries stay dead letters.
+    assert schedule_retry([waiting.pk, held.pk]) == 0
+    assert OutboxEntry.objects.get(pk=waiting.pk).state == OutboxState.DEAD
