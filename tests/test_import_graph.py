@@ -217,6 +217,22 @@ def test_the_admin_never_imports_the_form_mixin() -> None:
     assert crossings == []
 
 
+def test_nothing_below_the_people_package_imports_it() -> None:
+    """``people`` (access and erasure requests) is a consumer like the admin: it reads the
+    pipelines' models and calls the client, so none of them, nor what they build on, may
+    import it back."""
+    below = (*PIPELINES, "core", "client", "config", "connection")
+    crossings = sorted(
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        if module.split(".")[1:2]
+        and module.split(".")[1] in below
+        and target.startswith(f"{PACKAGE}.people")
+    )
+    assert crossings == []
+
+
 def test_the_core_imports_nothing_of_the_plugin_but_conf() -> None:
     graph = import_graph()
     core = {name for name in graph if name.startswith(f"{PACKAGE}.core")}

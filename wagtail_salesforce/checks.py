@@ -74,6 +74,24 @@ def check_login_hosts(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     return messages
 
 
+@checks.register()
+def check_erasure_salesforce(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``ERASURE_SALESFORCE`` names one of the choices (else the erasure screen cannot open)."""
+    from .people.erasure import SalesforceChoice
+
+    value = conf.get("ERASURE_SALESFORCE")
+    if value in SalesforceChoice.values:
+        return []
+    return [
+        checks.Error(
+            f"{conf.SETTINGS_NAME}['ERASURE_SALESFORCE'] is {value!r}, not one of "
+            f"{', '.join(map(repr, SalesforceChoice.values))}.",
+            hint="Use 'keep' (the default), 'anonymise' or 'delete' (docs/en/people.md).",
+            id="wagtail_salesforce.E004",
+        )
+    ]
+
+
 # The outbox sweeper and the delivery drains stop taking new entries after 50 s; django-q2 must
 # let them finish the entry in hand.
 MIN_TASK_TIMEOUT_SECONDS = 60

@@ -93,6 +93,13 @@ SETTINGS: dict[str, Setting] = {
     # While the budget holds work back, the usage is re-read (one counted /limits call) when
     # the last reading is older than this, so the limit's window freeing calls is noticed.
     "API_USAGE_CHECK_MINUTES": Setting(10.0, float),
+    # Delivered submissions keep their submitted data in the outbox this many days; then a daily
+    # task clears it, keeping the entry's status, ids and times. 0 or None: keep it forever.
+    "OUTBOX_RETENTION_DAYS": Setting(90, int | None),
+    # What erasing a person on request may do to their Salesforce records, from least to most:
+    # "keep", "anonymise" (empty their personal fields) or "delete". The value is also the
+    # choice the dialog and the command start from.
+    "ERASURE_SALESFORCE": Setting("keep", str),
     # Sync: re-read this many seconds before the watermark, so changes committed late are seen.
     "SYNC_OVERLAP_SECONDS": Setting(300.0, float),
     # How long a worker holds a connection's sync lease; past it another worker may take over.

@@ -24,6 +24,7 @@ from wagtail_salesforce.admin.permissions import (
     connection_policy,
     leads_policy,
     outbox_policy,
+    people_policy,
     plugin_permissions,
 )
 from wagtail_salesforce.admin.sync.bulk_actions import (
@@ -31,20 +32,27 @@ from wagtail_salesforce.admin.sync.bulk_actions import (
     SendInNextSyncBulkAction,
 )
 from wagtail_salesforce.admin.sync.runs import SYNC_NOW_ACTION
+from wagtail_salesforce.people.erasure import ERASE_ACTION
 
 
 class PolicyMenuItem(MenuItem):
-    """A menu item shown to users the screen's permission policy lets do ``action``."""
+    """A menu item shown to users the screen's permission policy lets do ``action`` (or any of
+    ``actions``)."""
 
     def __init__(
-        self, *args: Any, policy: PluginPermissionPolicy, action: str = "view", **kwargs: Any
+        self,
+        *args: Any,
+        policy: PluginPermissionPolicy,
+        action: str = "view",
+        actions: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.policy = policy
-        self.action = action
+        self.actions = actions or (action,)
 
     def is_shown(self, request: HttpRequest) -> bool:
-        return self.policy.user_has_permission(request.user, self.action)
+        return any(self.policy.user_has_permission(request.user, a) for a in self.actions)
 
 
 @hooks.register("register_admin_urls")
@@ -61,6 +69,19 @@ def register_settings_menu_item() -> MenuItem:
         order=900,
         policy=connection_policy,
         action="manage",
+    )
+
+
+@hooks.register("register_settings_menu_item")
+def register_people_menu_item() -> MenuItem:
+    return PolicyMenuItem(
+        _("Personal data requests"),
+        reverse("wagtail_salesforce:people"),
+        name="salesforce-people",
+        icon_name="user",
+        order=901,
+        policy=people_policy,
+        actions=("access", "erase"),
     )
 
 
@@ -124,6 +145,7 @@ class ExportFormatter(LogFormatter):
         "leads": _("Leads"),
         "segment": _("a segment"),
         "outbox": _("the Salesforce outbox"),
+        "person": _("a person's data (access request)"),
     }
 
     def format_message(self, log_entry: Any) -> str:
@@ -133,6 +155,25 @@ class ExportFormatter(LogFormatter):
             "rows": data.get("rows", "?"),
             "listing": self.listings.get(listing, listing),
             "format": str(data.get("format", "")).upper(),
+        }
+
+
+class ErasureFormatter(LogFormatter):
+    """ "Erased a person's data (3f2a…): Salesforce records deleted": by hash only."""
+
+    label = _("Erase a person's data")
+    salesforce = {
+        "keep": _("Salesforce records kept"),
+        "anonymise": _("Salesforce records anonymised"),
+        "delete": _("Salesforce records deleted"),
+    }
+
+    def format_message(self, log_entry: Any) -> str:
+        data = log_entry.data or {}
+        choice = str(data.get("salesforce", ""))
+        return _("Erased a person's data (%(person)s…): %(salesforce)s") % {
+            "person": str(data.get("person", ""))[:16],
+            "salesforce": self.salesforce.get(choice, choice),
         }
 
 
@@ -187,6 +228,7 @@ def register_log_actions(actions: Any) -> None:
         _("Marked to be sent to Salesforce in the next sync"),
     )
     register(EXPORT_ACTION)(ExportFormatter)
+    register(ERASE_ACTION)(ErasureFormatter)
     register(RETRY_ACTION, _("Retry Salesforce delivery"), _("Salesforce delivery queued again"))
     register(
         DELIVER_HELD_ACTION,

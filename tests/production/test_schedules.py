@@ -58,8 +58,13 @@ def test_nodes_starting_at_once_register_each_schedule_once(
         database=database_name(postgres_url),
     )
     assert rows == [
-        # Every schedule the plugin registers, once: the forms' describe refresh, the outbox
-        # sweeper and the sync.
+        # Every schedule the plugin registers, once: the outbox retention, the forms' describe
+        # refresh, the outbox sweeper and the sync.
+        (
+            "wagtail_salesforce.clear_outbox_payloads",
+            "wagtail_salesforce.tasks.clear_outbox_payloads",
+            1,
+        ),
         ("wagtail_salesforce.refresh_describes", "wagtail_salesforce.tasks.refresh_describes", 1),
         ("wagtail_salesforce.sweep_outbox", "wagtail_salesforce.tasks.sweep_outbox", 1),
         ("wagtail_salesforce.sync", "wagtail_salesforce.sync.tasks.run_due_syncs", 1),

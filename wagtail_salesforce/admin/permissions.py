@@ -16,6 +16,9 @@ permission (``wagtail_salesforce.…``)       opens
 ``correct_outboxentry``                     correcting a dead letter before resending it
 ``manage_connection``                       Settings → Salesforce (panel, Connect, Test,
                                             Disconnect), Sync now, the dashboard panel
+``access_person``                           Settings → Personal data requests: look a person
+                                            up, download their data (JSON)
+``erase_person``                            the same screen: look up, erase a person's data
 ==========================================  ================================================
 
 Sync now spends the org's API calls and acts on the connection, so it belongs with the
@@ -41,7 +44,7 @@ from wagtail.permission_policies.base import ModelPermissionPolicy
 
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.outbox.models import OutboxEntry
-from wagtail_salesforce.sync.models import Lead, Segment, SyncRun
+from wagtail_salesforce.sync.models import ErasureTombstone, Lead, Segment, SyncRun
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -99,6 +102,11 @@ connection_policy = PluginPermissionPolicy(
     codenames=dict.fromkeys(["view", "change", "manage"], "manage_connection"),
 )
 CONNECTION_ACTIONS = ["manage"]
+# Personal data requests: export (access) and erase, separately.
+people_policy = PluginPermissionPolicy(
+    ErasureTombstone, codenames={"access": "access_person", "erase": "erase_person"}
+)
+PEOPLE_ACTIONS = ["access", "erase"]
 
 
 def plugin_permissions() -> QuerySet[Permission]:
@@ -109,6 +117,7 @@ def plugin_permissions() -> QuerySet[Permission]:
         (segments_policy, SEGMENT_ACTIONS),
         (outbox_policy, OUTBOX_ACTIONS),
         (connection_policy, CONNECTION_ACTIONS),
+        (people_policy, PEOPLE_ACTIONS),
     ):
         granted |= Q(
             content_type__app_label=APP_LABEL, codename__in=policy.permission_codenames(actions)
@@ -143,6 +152,19 @@ EXPORT_LEADS_FORBIDDEN = _(
 SEGMENTS_FORBIDDEN = _(
     "You do not have permission to manage segments. Ask an administrator for the “Can save and "
     "delete lead segments” permission."
+)
+
+PEOPLE_FORBIDDEN = _(
+    "You do not have permission to handle personal data requests. Ask an administrator for the "
+    "“Can export a person's data” or “Can erase a person's data” permission."
+)
+ACCESS_PERSON_FORBIDDEN = _(
+    "You do not have permission to export a person's data. Ask an administrator for the “Can "
+    "export a person's data” permission."
+)
+ERASE_PERSON_FORBIDDEN = _(
+    "You do not have permission to erase a person's data. Ask an administrator for the “Can "
+    "erase a person's data” permission."
 )
 
 

@@ -6,7 +6,7 @@ The OAuth callback's path is part of the connected app's set-up: keep ``oauth/ca
 
 from django.urls import path
 
-from . import corrections, outbox
+from . import corrections, outbox, people
 from .connection import views as connection
 from .sync import leads, runs, segments
 
@@ -59,4 +59,8 @@ urlpatterns = [
         name="sync_runs_results",
     ),
     path("sync-runs/sync-now/<int:site_id>/", runs.sync_now, name="sync_now"),
+    # Settings → Personal data requests
+    path("people/", people.person_requests, name="people"),
+    path("people/export/", people.person_export, name="people_export"),
+    path("people/erase/", people.person_erase, name="people_erase"),
 ]

@@ -767,11 +767,12 @@ def drain(
 def schedule_retry(entry_ids: list[int]) -> int:
     """Put entries (failed, paused or waiting) back in line now; delivered ones stay as they are.
 
-    Returns how many entries were re-queued. A dead letter gets a fresh set of attempts.
+    Returns how many entries were re-queued. A dead letter gets a fresh set of attempts; one
+    whose data was cleared (its person erased) has nothing left to deliver and stays.
     """
     now = timezone.now()
     return (
-        OutboxEntry.objects.filter(pk__in=entry_ids)
+        OutboxEntry.objects.filter(pk__in=entry_ids, payload_cleared_at__isnull=True)
         .exclude(state=OutboxState.DELIVERED)
         .filter(CLAIM.free(now))
         .update(state=OutboxState.PENDING, next_attempt_at=now, attempts=0, updated_at=now)

@@ -169,6 +169,9 @@ class OutboxEntry(models.Model):
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # When the submitted data was cleared (retention, or an erasure request); the status, ids
+    # and times stay as a history of what was delivered.
+    payload_cleared_at = models.DateTimeField(_("data cleared"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = OutboxEntryManager()

@@ -40,7 +40,16 @@ from wagtail_salesforce.exceptions import OutcomeUnknown
 
 from . import remote, signals
 from .merge import FieldMerge, merge_field, normalise
-from .models import EMAIL_KEY, Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
+from .models import (
+    EMAIL_KEY,
+    ErasureTombstone,
+    Lead,
+    LeadOrigin,
+    SyncConflict,
+    SyncRun,
+    SyncState,
+    person_hashes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +225,7 @@ class Cycle:
         # Records whose email a lead linked to another record holds: applied again once every
         # stream is stored (that lead's own record may give the email up later in the pull).
         self.deferred: dict[str, list[dict[str, Any]]] = {}
+        self._tombstones: set[str] | None = None  # read once per cycle, when first needed
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -430,6 +440,8 @@ class Cycle:
                 return None
             lead = by_email.get(email)
             if lead is None:
+                if self._erased(email):
+                    return None  # erased on request: back only when they submit a form again
                 lead = self._new_lead(sobject, record, email, remote_at)
                 by_email[email] = lead
                 by_id[record_id] = lead
@@ -680,6 +692,12 @@ class Cycle:
         lead.base = {}
         # Deleted on purpose in Salesforce: do not re-create it until Wagtail learns something new.
         lead.needs_push = False
+
+    def _erased(self, email: str) -> bool:
+        """Whether ``email`` was erased on request (an :class:`ErasureTombstone`)."""
+        if self._tombstones is None:
+            self._tombstones = set(ErasureTombstone.objects.values_list("email_hash", flat=True))
+        return bool(self._tombstones) and not self._tombstones.isdisjoint(person_hashes(email))
 
     def _new_lead(
         self,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from wagtail_salesforce.config.payload import normalise_email
@@ -257,3 +259,62 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# HMAC key salt of the erasure hashes: the same email always gives the same hash on one site
+# (SECRET_KEY), and the hash cannot be reversed by hashing guessed addresses without that key.
+ERASURE_HASH_SALT = "wagtail_salesforce.erasure"
+
+
+def person_hash(email: str, secret: str | None = None) -> str:
+    """The erasure hash of ``email`` (normalised first): HMAC-SHA256 keyed on SECRET_KEY."""
+    return salted_hmac(
+        ERASURE_HASH_SALT, normalise_email(email), secret=secret, algorithm="sha256"
+    ).hexdigest()
+
+
+def person_hashes(email: str) -> list[str]:
+    """The hash under SECRET_KEY and under each of SECRET_KEY_FALLBACKS, so rotating the key
+    (Django's documented way) does not forget who was erased."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [person_hash(email, secret) for secret in secrets]
+
+
+class ErasureTombstoneManager(models.Manager["ErasureTombstone"]):
+    def is_erased(self, email: str) -> bool:
+        return bool(email) and self.filter(email_hash__in=person_hashes(email)).exists()
+
+    def clear(self, email: str) -> int:
+        """Forget that ``email`` was erased (the person submitted a form again)."""
+        if not email:
+            return 0
+        deleted, _by_model = self.filter(email_hash__in=person_hashes(email)).delete()
+        return deleted
+
+
+class ErasureTombstone(models.Model):
+    """Someone whose data was erased on request, known only by the hash of their email.
+
+    The sync does not create a local lead again from a Salesforce record with that email (the
+    record may have been kept in Salesforce); a new form submission by the person removes it.
+    """
+
+    email_hash = models.CharField(_("email hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("erased"), auto_now_add=True)
+
+    objects = ErasureTombstoneManager()
+
+    class Meta:
+        verbose_name = _("erased person")
+        verbose_name_plural = _("erased people")
+        # The screen "Personal data requests" (admin/people.py): exporting a person's data and
+        # erasing it are separate jobs, so a group may be given the first without the second.
+        default_permissions = ()
+        permissions = [
+            ("access_person", _("Can export a person's data")),
+            ("erase_person", _("Can erase a person's data")),
+        ]
+
+    def __str__(self) -> str:
+        # What the audit log shows as the label of an erasure: never the email.
+        return self.email_hash[:16]
