@@ -84,8 +84,7 @@ def test_append_writes_the_new_text_under_a_dated_line_below_the_old():
     )
     assert body == {
         "Email": "a@example.com",
-        "Description": "First message\n\n--- 2026-12-02 10:15 (Landing page form)\n"
-        "Second message",
+        "Description": "First message\n\n--- 2026-12-02 10:15 (Landing page form)\nSecond message",
     }
 
 
@@ -100,9 +99,7 @@ def test_append_is_idempotent_for_the_same_submission():
     first = update_body(
         DEFAULTS, {"Description": "Again"}, {"Description": "Old"}, DESCRIBE, NOW, source_label="F"
     )
-    repeat = update_body(
-        DEFAULTS, {"Description": "Again"}, first, DESCRIBE, NOW, source_label="F"
-    )
+    repeat = update_body(DEFAULTS, {"Description": "Again"}, first, DESCRIBE, NOW, source_label="F")
     assert "Description" not in repeat
 
 
