@@ -16,6 +16,12 @@ Exactly-once rules (see docs/en/forms.md, "How delivery stays exactly-once"):
   claimed by another outbox entry.
 - The campaign member is added after the record's Id is committed; "Already a campaign member."
   counts as success.
+- An update keeps history (``on_update``, see ``outbox.history``): the fields it keeps or appends
+  to are read with the match (or by external id before an upsert); an appended block is dated
+  with the submission's time, so a repeat sees it is already there.
+- An ``activity:`` Task is created after the record (and campaign member), with
+  ``activity_sent_at`` committed first: an attempt that finds it set looks the Task up (same
+  record, subject, day and description, not another entry's) before creating one.
 
 A delivered entry is announced with :data:`wagtail_salesforce.core.signals.submission_delivered`
 (the sync listens, and upserts the site's local lead).
@@ -67,6 +73,7 @@ from wagtail_salesforce.exceptions import (
 )
 from wagtail_salesforce.observability import bind_correlation_id, get_logger, personal, untrusted
 
+from .history import activity_task, fields_to_read, update_body
 from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
 
 logger = get_logger(__name__)
@@ -436,6 +443,8 @@ def _attempt(entry: OutboxEntry, token: str) -> dict[str, Any]:
     if campaign_id and not entry.campaign_member_id:
         member_id = _add_campaign_member(client, mapping, campaign_id, target)
         _save(entry, token, campaign_member_id=member_id)
+    if mapping.activity is not None and not entry.activity_task_id:
+        _record_activity(client, entry, token, mapping, target, payload)
     return payload
 
 
@@ -534,19 +543,23 @@ def _write_record(
     describe: Mapping[str, Any],
 ) -> Target:
     if mapping.external_id:
-        return _upsert(client, entry, mapping, payload)
+        return _upsert(client, entry, mapping, payload, describe)
     if mapping.match_on:
         value = payload.get(mapping.match_on)
         if isinstance(value, str) and value:
-            match = _find_match(client, mapping, value)
+            match = _find_match(client, mapping, value, describe)
             if match is not None:
-                return _update_match(client, mapping, match, payload)
+                return _update_match(client, entry, mapping, match, payload, describe)
         return _create_once(client, entry, token, mapping.object, payload, describe, lookup=False)
     return _create_once(client, entry, token, mapping.object, payload, describe, lookup=True)
 
 
 def _upsert(
-    client: SalesforceClient, entry: OutboxEntry, mapping: FormMapping, payload: dict[str, Any]
+    client: SalesforceClient,
+    entry: OutboxEntry,
+    mapping: FormMapping,
+    payload: dict[str, Any],
+    describe: Mapping[str, Any],
 ) -> Target:
     external_field = mapping.external_id or ""
     mapped = payload.pop(external_field, None)
@@ -554,6 +567,20 @@ def _upsert(
     for name in [name for name in payload if name.lower() == external_field.lower()]:
         mapped = mapped or payload.pop(name)
     value = str(mapped) if not _blank(mapped) else str(entry.idempotency_token)
+    to_read = fields_to_read(mapping, describe)
+    if to_read:
+        # Only when a field is kept or appended to: one query for the record the upsert would
+        # update (none: it creates, and the payload goes as it is).
+        soql = (
+            f"SELECT Id, {', '.join(soql_identifier(f) for f in to_read)} "  # noqa: S608
+            f"FROM {soql_identifier(mapping.object)} WHERE {soql_identifier(external_field)} = "
+            f"{soql_quote(value)} LIMIT 2"
+        )
+        records = client.query(soql).get("records") or []
+        current = records[0] if len(records) == 1 else None
+        payload = update_body(
+            mapping, payload, current, describe, entry.created_at, source_label=mapping.label
+        )
     result = client.upsert(mapping.object, external_field, value, payload)
     return Target(mapping.object, result.id, "created" if result.created else "updated")
 
@@ -566,25 +593,33 @@ def _blank(value: Any) -> bool:
 class _Match:
     sobject: str
     record_id: str
+    # The matched record's values of ``fields_to_read``; None when not read (a followed
+    # conversion: the Contact's values are read before its update).
+    current: Mapping[str, Any] | None = None
 
 
-def _find_match(client: SalesforceClient, mapping: FormMapping, value: str) -> _Match | None:
+def _find_match(
+    client: SalesforceClient, mapping: FormMapping, value: str, describe: Mapping[str, Any]
+) -> _Match | None:
     """The record whose ``match_on`` field equals ``value``; a converted Lead leads to its
-    Contact. The oldest match wins, so every worker picks the same one."""
+    Contact. The oldest match wins, so every worker picks the same one. The fields the update
+    keeps or appends to are read in the same query."""
     sobject = soql_identifier(mapping.object)
     match_field = soql_identifier(mapping.match_on or "")
     is_lead = sobject.lower() == "lead"
     select = "Id, IsConverted, ConvertedContactId" if is_lead else "Id"
+    to_read = [soql_identifier(name) for name in fields_to_read(mapping, describe)]
+    select = ", ".join([select, *to_read])
     soql = (
         f"SELECT {select} FROM {sobject} WHERE {match_field} = {soql_quote(value)} "  # noqa: S608
         "ORDER BY CreatedDate ASC LIMIT 50"
     )
     records = client.query(soql).get("records") or []
     if not is_lead:
-        return _Match(mapping.object, str(records[0]["Id"])) if records else None
+        return _Match(mapping.object, str(records[0]["Id"]), records[0]) if records else None
     for record in records:
         if not record.get("IsConverted"):
-            return _Match("Lead", str(record["Id"]))
+            return _Match("Lead", str(record["Id"]), record)
     for record in records:
         if record.get("ConvertedContactId"):
             return _Match("Contact", str(record["ConvertedContactId"]))
@@ -592,14 +627,26 @@ def _find_match(client: SalesforceClient, mapping: FormMapping, value: str) -> _
 
 
 def _update_match(
-    client: SalesforceClient, mapping: FormMapping, match: _Match, payload: dict[str, Any]
+    client: SalesforceClient,
+    entry: OutboxEntry,
+    mapping: FormMapping,
+    match: _Match,
+    payload: dict[str, Any],
+    describe: Mapping[str, Any],
 ) -> Target:
     data = dict(payload)
+    current = match.current
     if match.sobject.lower() != mapping.object.lower():
         # Followed a converted lead to its contact: send only what the Contact has, and not the
         # Lead's record type.
         data.pop("RecordTypeId", None)
-        data = writable_fields(data, client.describe(match.sobject), for_update=True)
+        describe = client.describe(match.sobject)
+        data = writable_fields(data, describe, for_update=True)
+        to_read = fields_to_read(mapping, describe)
+        current = client.get(match.sobject, match.record_id, to_read) if to_read else {}
+    data = update_body(
+        mapping, data, current or {}, describe, entry.created_at, source_label=mapping.label
+    )
     data.pop("Id", None)
     try:
         if data:
@@ -609,6 +656,79 @@ def _update_match(
         # again (and follows the conversion, or creates a new record).
         raise TransientError(error.message, error_code=error.error_code) from error
     return Target(match.sobject, match.record_id, "updated")
+
+
+# --- activity --------------------------------------------------------------------------------
+
+
+def _record_activity(
+    client: SalesforceClient,
+    entry: OutboxEntry,
+    token: str,
+    mapping: FormMapping,
+    target: Target,
+    payload: Mapping[str, Any],
+) -> None:
+    """Record the submission as a completed Task on its Lead or Contact, exactly once."""
+    task = activity_task(mapping, target.record_id, entry.form_data, payload, entry.created_at)
+    if task is None:
+        return
+    if entry.activity_sent_at is not None:
+        found = _find_task(client, entry, task, target.record_id)
+        if found:
+            _save(entry, token, activity_task_id=found)
+            return
+    _save(entry, token, activity_sent_at=timezone.now())
+    try:
+        try:
+            task_id = client.create("Task", task)
+        except ConvertedLead:
+            # Converted since it was written: the history belongs on its contact now.
+            contact_id = _converted_contact(client, target.record_id)
+            if not contact_id:
+                raise
+            task["WhoId"] = contact_id
+            task_id = client.create("Task", task)
+    except OutcomeUnknown:
+        found = _find_task(client, entry, task, target.record_id)
+        if not found:
+            raise
+        task_id = found
+    _save(entry, token, activity_task_id=task_id)
+
+
+def _find_task(
+    client: SalesforceClient, entry: OutboxEntry, task: Mapping[str, Any], record_id: str
+) -> str:
+    """The Id of the Task an earlier attempt of this entry created, or "" if none landed.
+
+    Description is a long text (not filterable), so candidates are compared in Python; a Task
+    another entry already owns is never taken (the same person may send the same words twice).
+    """
+    who_ids = sorted({record_id, str(task["WhoId"])})
+    since = (entry.activity_sent_at or timezone.now()) - CREATE_LOOKUP_SKEW
+    since_literal = since.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soql = (
+        "SELECT Id, Description FROM Task WHERE WhoId IN ("  # noqa: S608
+        + ", ".join(soql_quote(who) for who in who_ids)
+        + f") AND Subject = {soql_quote(str(task['Subject']))} "
+        f"AND ActivityDate = {task['ActivityDate']} AND CreatedDate >= {since_literal} "
+        "ORDER BY CreatedDate ASC LIMIT 50"
+    )
+    wanted = str(task.get("Description") or "").strip()
+    candidates = [
+        str(record["Id"])
+        for record in client.query(soql).get("records") or []
+        if str(record.get("Description") or "").strip() == wanted
+    ]
+    if not candidates:
+        return ""
+    taken = set(
+        OutboxEntry.objects.filter(activity_task_id__in=candidates)
+        .exclude(pk=entry.pk)
+        .values_list("activity_task_id", flat=True)
+    )
+    return next((candidate for candidate in candidates if candidate not in taken), "")
 
 
 def _create_once(
