@@ -228,3 +228,30 @@ def test_a_converted_lead_is_erased_through_its_contact(
     handled = {(r.sobject, r.record_id) for r in result.salesforce_records}
     assert ("Contact", converted["contactId"]) in handled
     assert not Lead.objects.filter(email=GRACE).exists()
+
+
+def test_a_person_found_by_a_former_email_is_erased_under_every_address(
+    grace: Known, sandbox: Any
+) -> None:
+    # Grace changes her address in Salesforce; the sync keeps her as one person.
+    new_address = "grace@navy.example"
+    sandbox.org.update(grace.lead.sf_object, grace.lead.sf_id, {"Email": new_address})
+    sync(grace.site)
+    grace.lead.refresh_from_db()
+    assert grace.lead.email == new_address and GRACE in grace.lead.former_emails
+
+    # She asks by the address she used on the form.
+    result = erase_person(GRACE)
+
+    assert not Lead.objects.filter(pk=grace.lead.pk).exists()
+    assert [s.form_data["email"] for s in FormSubmission.objects.all()] == [OTHER]
+    assert OutboxEntry.objects.get(pk=grace.entry.pk).form_data == {}
+    assert ErasureTombstone.objects.is_erased(GRACE)
+    assert ErasureTombstone.objects.is_erased(new_address)
+    # The old record that still carries the form's address became a lead of its own once her
+    # record let the address go: both are hers by that address, and both go.
+    assert result.removed["leads"] == 2
+    # Her records stay in Salesforce, under either address; a full re-read brings nobody back.
+    run = sync(grace.site, full=True)
+    assert run.created == 0
+    assert not Lead.objects.filter(email__in=[GRACE, new_address]).exists()

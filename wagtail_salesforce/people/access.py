@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Model, QuerySet, TextField
+from django.db.models import Model, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -42,15 +42,19 @@ EMAIL_KEYS = ("email", "new_email")
 JSON_ENCODER = DjangoJSONEncoder
 
 
-def _with_text(queryset: QuerySet[Any], field_name: str, email: str) -> QuerySet[Any]:
-    """Narrow ``queryset`` to rows whose JSON ``field_name`` mentions ``email`` in the database;
-    the caller checks each row properly. A non-ASCII address may be stored \\u-escaped, so it is
-    not narrowed (every row is read)."""
-    if not email.isascii():
+def _with_text(
+    queryset: QuerySet[Any], field_name: str, emails: str | Iterable[str]
+) -> QuerySet[Any]:
+    """Narrow ``queryset`` to rows whose JSON ``field_name`` mentions one of ``emails`` in the
+    database; the caller checks each row properly. A non-ASCII address may be stored
+    \\u-escaped, so it is not narrowed (every row is read)."""
+    wanted = [emails] if isinstance(emails, str) else sorted(emails)
+    if not wanted or not all(email.isascii() for email in wanted):
         return queryset
-    return queryset.annotate(_as_text=Cast(field_name, TextField())).filter(
-        _as_text__icontains=email
-    )
+    mentions = Q()
+    for email in wanted:
+        mentions |= Q(_as_text__icontains=email)
+    return queryset.annotate(_as_text=Cast(field_name, TextField())).filter(mentions)
 
 
 def _emails_in(value: Any) -> Iterator[str]:
@@ -66,6 +70,9 @@ class PersonData:
     """What the plugin holds about ``email`` (normalised), read from the database."""
 
     email: str
+    # Every address of the person: ``email``, and the current and former ones of their leads
+    # (an address changed in Salesforce or on the site, or a merged lead's).
+    emails: frozenset[str] = frozenset()
     leads: list[Lead] = field(default_factory=list)
     submissions: list[Any] = field(default_factory=list)
     outbox_entries: list[OutboxEntry] = field(default_factory=list)
@@ -116,6 +123,7 @@ class PersonData:
         return {
             "format": FORMAT,
             "email": self.email,
+            "other_emails": sorted(self.emails - {self.email}),
             "generated_at": timezone.now(),
             "erased_before": self.erased,
             "leads": [_lead(lead, related) for lead in self.leads],
@@ -233,13 +241,23 @@ def find_person(email: str) -> PersonData:
     if not email:
         return person
     person.erased = ErasureTombstone.objects.is_erased(email)
-    person.leads = list(Lead.objects.filter(email=email).select_related("site").order_by("pk"))
+    leads = {lead.pk: lead for lead in Lead.objects.filter(email=email).select_related("site")}
+    # A lead that had this address before (JSON "contains" is not portable: checked here).
+    for lead in _with_text(Lead.objects.select_related("site"), "former_emails", email):
+        if email in lead.former_emails:
+            leads[lead.pk] = lead
+    person.leads = sorted(leads.values(), key=lambda lead: lead.pk)
+    emails = {email}
+    for lead in person.leads:
+        emails |= {lead.email, *lead.former_emails}
+    emails.discard("")
+    person.emails = frozenset(emails)
 
     mappings = _mappings()
     entries = [
         entry
-        for entry in _with_text(OutboxEntry.objects.all(), "form_data", email).order_by("pk")
-        if _entry_email(entry, mappings) == email
+        for entry in _with_text(OutboxEntry.objects.all(), "form_data", emails).order_by("pk")
+        if _entry_email(entry, mappings) in emails
     ]
     linked_ids = [lead.sf_id for lead in person.leads if lead.sf_id]
     if linked_ids:
@@ -254,13 +272,13 @@ def find_person(email: str) -> PersonData:
 
     from_entries = {entry.submission_id for entry in entries if entry.submission_id}
     fields = _EmailFields()
-    candidates = _with_text(FormSubmission.objects.all(), "form_data", email)
+    candidates = _with_text(FormSubmission.objects.all(), "form_data", emails)
     submissions = {
         submission.pk: submission
         for submission in candidates.select_related("page").order_by("pk")
         if submission.pk in from_entries
         or any(
-            found == email
+            found in emails
             for name in fields.of(submission.page)
             for found in _emails_in(submission.form_data.get(name))
         )
@@ -272,12 +290,12 @@ def find_person(email: str) -> PersonData:
         )
     person.submissions = sorted(submissions.values(), key=lambda s: s.pk)
 
-    for run in _with_text(SyncRun.objects.all(), "errors", email).order_by("pk"):
+    for run in _with_text(SyncRun.objects.all(), "errors", emails).order_by("pk"):
         indexes = [
             index
             for index, problem in enumerate(run.errors)
             if isinstance(problem, dict)
-            and any(normalise_email(str(problem.get(key) or "")) == email for key in EMAIL_KEYS)
+            and any(normalise_email(str(problem.get(key) or "")) in emails for key in EMAIL_KEYS)
         ]
         if indexes:
             person.sync_runs.append((run, indexes))

@@ -44,7 +44,7 @@ from wagtail_salesforce.connection.problems import connection_problem
 from wagtail_salesforce.exceptions import ConvertedLead, NotFound, SalesforceError
 from wagtail_salesforce.outbox.models import OutboxEntry
 from wagtail_salesforce.outbox.retention import clear_payloads
-from wagtail_salesforce.sync.models import ErasureTombstone, Lead, SyncRun
+from wagtail_salesforce.sync.models import ErasureTombstone, Lead, SyncRun, person_hash
 
 from .access import EMAIL_KEYS, PersonData, find_person
 
@@ -331,6 +331,10 @@ def erase_person(
     with transaction.atomic():
         removed = _erase_locally(person)
         tombstone, _created = ErasureTombstone.objects.get_or_create(email_hash=person.hash)
+        # The person's other addresses too: a record in Salesforce still carrying a former
+        # address must not bring them back either.
+        for other in sorted(person.emails - {person.email}):
+            ErasureTombstone.objects.get_or_create(email_hash=person_hash(other))
         result = ErasureResult(
             hash=person.hash, salesforce=choice, removed=removed, salesforce_records=handled
         )
