@@ -138,5 +138,7 @@ def test_a_read_only_checkbox_is_reported_only_when_site_consent_is_written(
         "given on the site is written to it (use direction: from_salesforce, or grant the user "
         "edit access to the field)"
     ]
-    one_way = text.replace("meaning: opt_in\n", "meaning: opt_in\n      direction: from_salesforce\n")
+    one_way = text.replace(
+        "meaning: opt_in\n", "meaning: opt_in\n      direction: from_salesforce\n"
+    )
     assert check(one_way, metadata) == []

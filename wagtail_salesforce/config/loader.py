@@ -709,9 +709,7 @@ def _form_consent_issues(
                 else:
                     message = f"'{topic}' is not a consent topic of sync.consent"
                     hint = did_you_mean(topic, topics) or f"add sync.consent.{topic}"
-                issues.append(
-                    ConfigIssue(reader.file, line, column, dotted(path), message, hint)
-                )
+                issues.append(ConfigIssue(reader.file, line, column, dotted(path), message, hint))
     return issues
 
 
@@ -793,9 +791,7 @@ def _build_sync(file: str, data: Any, sync: Mapping[str, Any]) -> SyncConfig:
         topic: ConsentTopic(
             name=topic,
             meaning=ConsentMeaning(spec["meaning"]),
-            salesforce=MappingProxyType(
-                {k: v for k, v in spec.items() if k not in _CONSENT_KEYS}
-            ),
+            salesforce=MappingProxyType({k: v for k, v in spec.items() if k not in _CONSENT_KEYS}),
             changed_at=MappingProxyType(dict(spec.get("changed_at") or {})),
             label=spec.get("label", ""),
             direction=Direction(spec.get("direction", "both")),

@@ -304,7 +304,6 @@ class _Checker:
                     "sync.defaults",
                 )
 
-
     def check_consent(self, describes: Mapping[str, Mapping[str, Any]]) -> None:
         """Each consent checkbox exists and is a checkbox (updateable when local consent is
         written to it); each ``changed_at`` field is a datetime (the same)."""
