@@ -120,7 +120,5 @@ def test_console_script_validates_the_example_site_config():
     script = Path(sys.executable).with_name("wagtail-salesforce")
     result = run(str(script), "validate", "example_site/salesforce.yaml")
     assert (result.returncode, result.stdout, result.stderr) == (
-        0,
-        "OK: example_site/salesforce.yaml: 1 form mapping, sync with 4 fields\n",
-        "",
+        0, "OK: example_site/salesforce.yaml: 1 form mapping, sync with 4 fields\n", ""
     )

@@ -193,11 +193,7 @@ def test_the_command_exits_2_in_its_own_process_without_a_connection(
     manage = [sys.executable, str(REPO / "example_site" / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, timeout=300)
     result = subprocess.run(
-        [*manage, "salesforce_check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [*manage, "salesforce_check"], env=env, capture_output=True, text=True, timeout=120,
         check=False,
     )
     assert result.returncode == 2, result.stderr
