@@ -37,7 +37,7 @@ from wagtail_salesforce.config import Direction, SyncConfig, SyncField
 from wagtail_salesforce.config.payload import normalise_email
 from wagtail_salesforce.exceptions import OutcomeUnknown
 
-from . import remote, signals
+from . import consent, remote, signals
 from .merge import FieldMerge, merge_field, normalise
 from .models import Lead, LeadOrigin, SyncConflict, SyncRun, SyncState
 
@@ -54,6 +54,7 @@ LEAD_FIELDS_SAVED = [
     "sf_id",
     "sf_last_modified",
     "duplicate_ids",
+    "consent",
     "needs_push",
     "sync_error",
     "updated_at",
@@ -150,6 +151,7 @@ class SyncedObjects:
         if sobject == "Lead":
             names += ["IsConverted", "ConvertedContactId"]
         names += [sf_name for _f, sf_name in self.fields_on(sobject)]
+        names += consent.fields_to_select(self.config, sobject)
         # Salesforce field names are case-insensitive: select each one once.
         return list({name.lower(): name for name in reversed(names)}.values())[::-1]
 
@@ -289,6 +291,7 @@ class Cycle:
         if created:
             Lead.objects.bulk_create(created)
         touched = [*changed.values(), *created]
+        consent.record_events(touched)
         if touched:
             signals.post_pull.send(sender=Lead, site=self.site, sobject=sobject, leads=touched)
         return newest
@@ -444,7 +447,7 @@ class Cycle:
             for sync_field, sf_name in self.synced.fields_on(sobject)
             if sync_field.direction.pulls
         }
-        return Lead(
+        lead = Lead(
             site=self.site,
             email=email,
             values=values,
@@ -454,6 +457,8 @@ class Cycle:
             sf_id=str(record["Id"]),
             sf_last_modified=remote_at,
         )
+        consent.merge_pulled(lead, self.config, sobject, record, remote_at)
+        return lead
 
     def _merge_pulled(
         self,
@@ -467,6 +472,8 @@ class Cycle:
         for sync_field, sf_name in self.synced.fields_on(sobject):
             outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
             pulled_any |= self._apply_outcome(lead, sync_field, outcome)
+        # Consent checkboxes follow their own rule (sync/consent.py), not the field merge.
+        consent.merge_pulled(lead, self.config, sobject, record, remote_at)
         return pulled_any
 
     def _merge(
@@ -544,6 +551,7 @@ class Cycle:
             value = normalise(lead.values.get(sync_field.name))
             if value != normalise(lead.base.get(sync_field.name)):
                 payload[sf_name] = value
+        payload.update(consent.pushable(lead, self.config, sobject))
         return payload
 
     def _push_batch(self, leads: list[Lead]) -> None:
@@ -567,6 +575,7 @@ class Cycle:
                 for sync_field, sf_name in self.synced.fields_on(sobject):
                     outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
                     self._apply_outcome(lead, sync_field, outcome)
+                consent.merge_pulled(lead, self.config, sobject, record, remote_at)
             payload = self._pushable(lead, lead.sf_object)
             if payload:
                 updates.setdefault(lead.sf_object, []).append((lead, {"Id": lead.sf_id, **payload}))
@@ -603,6 +612,7 @@ class Cycle:
             for (lead, payload), written in zip(group, outcomes, strict=True):
                 self._record_write(lead, write, payload, written)
         save_leads(leads, now)
+        consent.record_events(leads)
 
     def _announce(
         self, operation: str, sobject: str, items: list[tuple[Lead, dict[str, Any]]]
@@ -626,6 +636,7 @@ class Cycle:
             else:
                 self.run.updated += 1
             self.run.pushed += 1
+            consent.pushed(lead, self.config, write.sobject, payload)
             sent = {
                 sync_field.name: normalise(lead.values.get(sync_field.name))
                 for sync_field, sf_name in self.synced.fields_on(write.sobject)
@@ -659,6 +670,7 @@ class Cycle:
             value = normalise(lead.values.get(sync_field.name))
             if value is not None:
                 payload[sf_name] = value
+        payload.update(consent.pushable(lead, self.config, sobject))
         payload[EMAIL_FIELD] = lead.email
         return payload
 

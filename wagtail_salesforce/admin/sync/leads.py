@@ -199,7 +199,7 @@ class LeadIndexView(PolicyRequiredMixin, NeutralisedExportMixin, IndexView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            LeadFilter.from_query(request.GET, self.field_names)
+            LeadFilter.from_query(request.GET, self.field_names, self.sync_config)
         except InvalidFilter as error:
             # A field the YAML does not sync: say so rather than list everything.
             if self.is_export:
@@ -276,10 +276,12 @@ class SegmentExportView(LeadIndexView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            self.segment_filter = LeadFilter.from_dict(self.segment.filter, self.field_names)
+            self.segment_filter = LeadFilter.from_dict(
+                self.segment.filter, self.field_names, self.sync_config
+            )
         except InvalidFilter as error:
             return HttpResponse(str(error), status=400, content_type="text/plain")
-        leads = self.segment_filter.apply(
+        leads = self.segment_filter.members(
             Lead.objects.filter(site_id=self.segment.site_id).select_related("site")
         ).order_by("email")
         response: HttpResponse = self.as_spreadsheet(leads, self.export_format)
