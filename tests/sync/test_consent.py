@@ -1,5 +1,5 @@
 """Consent against the sandbox: an opt-out anywhere beats an older opt-in, and only a newer,
-explicit opt-in re-subscribes a person, in both directions; every event keeps its source and time."""
+explicit opt-in re-subscribes a person, in both directions; each event keeps its source and time."""
 
 from __future__ import annotations
 

@@ -311,8 +311,3 @@ def _ticked(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return bool(value)
     return bool(value)
-
-
-def opted_out_anywhere(config: SyncConfig | None) -> dict[str, bool]:
-    """``exclude()`` lookups, one per topic, for leads opted out of it."""
-    return {f"consent__{name}__permitted": False for name in (config.consent if config else {})}

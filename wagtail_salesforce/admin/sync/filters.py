@@ -160,7 +160,9 @@ class LeadFilter:
         leads = self.apply(leads)
         if not self.include_opted_out:
             for topic in self.topics:
-                leads = leads.exclude(**{f"consent__{topic}__permitted": False})
+                # Not exclude(): for a lead without the key the comparison is NULL in SQL.
+                key = f"consent__{topic}__permitted"
+                leads = leads.filter(Q(**{f"{key}__isnull": True}) | Q(**{key: True}))
         return leads
 
 
