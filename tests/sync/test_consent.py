@@ -15,7 +15,13 @@ from wagtail_salesforce.config import get_config
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.core.signals import submission_delivered
 from wagtail_salesforce.sync import consent
-from wagtail_salesforce.sync.models import ConsentEvent, ConsentSource, Lead, Segment
+from wagtail_salesforce.sync.models import (
+    ConsentEvent,
+    ConsentNote,
+    ConsentSource,
+    Lead,
+    Segment,
+)
 
 from .conftest import SYNC_YAML, sf_get, sync
 
@@ -146,7 +152,7 @@ def test_salesforce_lifting_an_opt_out_without_a_newer_time_never_resubscribes(
     assert consent.state_name(lead, "email") == consent.OPTED_OUT
     ignored = lead.consent_events.filter(applied=False).get()
     assert (ignored.source, ignored.permitted) == (ConsentSource.SALESFORCE, True)
-    assert "not newer" in ignored.note
+    assert ignored.note == ConsentNote.NOT_NEWER
     # The opt-out is written back: both sides agree again.
     assert sf_get(sandbox, "Lead", record_id)["HasOptedOutOfEmail"] is True
 

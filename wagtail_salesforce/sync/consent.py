@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from wagtail_salesforce.config import ConsentTopic, SyncConfig
 
-from .models import ConsentEvent, ConsentSource, Lead
+from .models import ConsentEvent, ConsentNote, ConsentSource, Lead
 
 OPTED_IN = "opted_in"
 OPTED_OUT = "opted_out"
@@ -48,11 +48,12 @@ class ConsentState:
 
 
 def decide(current: ConsentState | None, incoming: ConsentState) -> tuple[bool, str]:
-    """Whether ``incoming`` replaces ``current``, and why not ("" when it does)."""
+    """Whether ``incoming`` replaces ``current``, and why not (a ``ConsentNote``; "" when it
+    does, or when it says what is already so)."""
     if current is None:
         return True, ""
     if current.permitted == incoming.permitted:
-        return False, "already so"
+        return False, ""
     if not incoming.permitted:
         if (
             current.explicit
@@ -60,12 +61,12 @@ def decide(current: ConsentState | None, incoming: ConsentState) -> tuple[bool, 
             and incoming.at is not None
             and current.at > incoming.at
         ):
-            return False, "older than the explicit opt-in in force"
+            return False, ConsentNote.OLDER_THAN_OPT_IN
         return True, ""
     if not incoming.explicit:
-        return False, "not an explicit opt-in: an opt-out is lifted only by a newer, explicit one"
+        return False, ConsentNote.NOT_EXPLICIT
     if current.at is not None and (incoming.at is None or incoming.at <= current.at):
-        return False, "not newer than the opt-out in force"
+        return False, ConsentNote.NOT_NEWER
     return True, ""
 
 

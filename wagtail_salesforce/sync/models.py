@@ -107,6 +107,17 @@ class ConsentSource(models.TextChoices):
     SALESFORCE = "salesforce", _("Salesforce")
 
 
+class ConsentNote(models.TextChoices):
+    """Why the consent rule did not apply an event."""
+
+    OLDER_THAN_OPT_IN = "older_than_opt_in", _("older than the explicit opt-in in force")
+    NOT_EXPLICIT = (
+        "not_explicit",
+        _("not an explicit opt-in: an opt-out is lifted only by a newer, explicit one"),
+    )
+    NOT_NEWER = "not_newer", _("not newer than the opt-out in force")
+
+
 class ConsentEvent(models.Model):
     """One consent change a source reported, applied or not (append-only history).
 
@@ -122,7 +133,9 @@ class ConsentEvent(models.Model):
     given_at = models.DateTimeField(_("given"), null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
     applied = models.BooleanField(_("applied"), default=True)
-    note = models.CharField(_("note"), max_length=255, blank=True, default="")
+    note = models.CharField(
+        _("note"), max_length=32, blank=True, default="", choices=ConsentNote.choices
+    )
     page = models.ForeignKey(
         "wagtailcore.Page", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
