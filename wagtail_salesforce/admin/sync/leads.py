@@ -59,6 +59,11 @@ from .filters import (
 from .forms import LeadForm, NewLeadForm, SegmentForm
 
 LEADS_PER_PAGE = 50
+CONSENT_STATE_LABELS = {
+    consent.OPTED_IN: gettext_lazy("Opted in"),
+    consent.OPTED_OUT: gettext_lazy("Opted out"),
+    consent.UNKNOWN: gettext_lazy("Unknown"),
+}
 # Columns for the first synced fields, in the YAML's order: a table of every field is too wide
 # to read. All of them are filters, exported and editable.
 LISTED_FIELDS = 5
@@ -154,6 +159,16 @@ class LeadIndexView(PolicyRequiredMixin, NeutralisedExportMixin, IndexView):
                     sort_key=f"values__{name}",
                 )
                 for name, sync_field in list(fields.items())[:LISTED_FIELDS]
+            ),
+            *(
+                Column(
+                    f"consent_{name}",
+                    label=consent_label(topic),
+                    accessor=lambda lead, name=name: CONSENT_STATE_LABELS[
+                        consent.state_name(lead, name)
+                    ],
+                )
+                for name, topic in (self.sync_config.consent if self.sync_config else {}).items()
             ),
             Column(
                 "salesforce_record",
