@@ -32,9 +32,12 @@ from .model import (
     Activity,
     CampaignRef,
     Conflict,
+    ConsentMeaning,
+    ConsentTopic,
     Constant,
     Direction,
     FieldSource,
+    FormConsent,
     FormMapping,
     From,
     Location,
@@ -55,6 +58,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _PLACEHOLDER = re.compile(r"^[A-Za-z0-9_]+$")
 _ID_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _SYNC_RULE_KEYS = ("direction", "conflict")
+_CONSENT_KEYS = ("label", "meaning", "direction", "changed_at")
 # CampaignMember links a campaign to a Lead or a Contact only.
 CAMPAIGN_OBJECTS = frozenset({"Lead", "Contact"})
 # A Task's WhoId names a Lead or a Contact only.
@@ -514,11 +518,25 @@ def _semantic_issues(reader: _FileReader, data: Mapping[str, Any]) -> None:
     sync = data.get("sync")
     if isinstance(sync, dict):
         _check_sync(issue, sync)
+        _check_consent(issue, sync)
 
 
 def _check_form(issue: Any, path: Path_, form: Mapping[str, Any]) -> None:
     fields = form.get("fields")
     fields = fields if isinstance(fields, dict) else {}
+    consent = form.get("consent")
+    if isinstance(consent, dict):
+        checkboxes: dict[str, str] = {}
+        for topic, spec in consent.items():
+            name = spec.get("from") if isinstance(spec, dict) else None
+            if isinstance(name, str) and name in checkboxes:
+                issue(
+                    (*path, "consent", topic, "from"),
+                    f"form field '{name}' already gives consent '{checkboxes[name]}'; one "
+                    "checkbox answers one question",
+                )
+            elif isinstance(name, str):
+                checkboxes[name] = topic
     for name, source in fields.items():
         if isinstance(source, dict) and isinstance(source.get("template"), str):
             _names, problem = template_names(source["template"])
@@ -636,6 +654,99 @@ def _check_sync(issue: Any, sync: Mapping[str, Any]) -> None:
             )
 
 
+def _check_consent(issue: Any, sync: Mapping[str, Any]) -> None:
+    consent = sync.get("consent")
+    if not isinstance(consent, dict):
+        return
+    match = sync.get("match")
+    match = [m for m in match if isinstance(m, str)] if isinstance(match, list) else []
+    synced: dict[tuple[str, str], str] = {}
+    fields = sync.get("fields")
+    for name, spec in (fields if isinstance(fields, dict) else {}).items():
+        if isinstance(spec, dict):
+            for obj, field_name in spec.items():
+                if obj not in _SYNC_RULE_KEYS and isinstance(field_name, str):
+                    synced[(obj, field_name.lower())] = name
+    checkboxes: dict[tuple[str, str], str] = {}
+    for topic, spec in consent.items():
+        path: Path_ = ("sync", "consent", topic)
+        if not isinstance(spec, dict):
+            continue
+        objects = {k: v for k, v in spec.items() if k not in _CONSENT_KEYS}
+        for obj, field_name in objects.items():
+            if obj not in match:
+                issue(
+                    (*path, obj),
+                    f"'{obj}' is neither a consent setting ({', '.join(_CONSENT_KEYS)}) nor an "
+                    f"object in sync.match ({', '.join(match)})",
+                    did_you_mean(obj, [*match, *_CONSENT_KEYS]),
+                )
+                continue
+            if not isinstance(field_name, str):
+                continue
+            key = (obj, field_name.lower())
+            if field_name.lower() == "email":
+                issue((*path, obj), "Email is the sync key, not a consent checkbox")
+            elif key in synced:
+                issue(
+                    (*path, obj),
+                    f"{obj}.{field_name} is also synced as local field '{synced[key]}'; a "
+                    "consent checkbox follows the consent rule only",
+                    f"remove it from sync.fields.{synced[key]}",
+                )
+            elif key in checkboxes:
+                issue(
+                    (*path, obj),
+                    f"{obj}.{field_name} already records consent '{checkboxes[key]}'",
+                )
+            else:
+                checkboxes[key] = topic
+        if not objects:
+            issue(path, "names no Salesforce checkbox: add e.g. 'Lead: HasOptedOutOfEmail'")
+        changed_at = spec.get("changed_at")
+        if isinstance(changed_at, dict):
+            for obj, field_name in changed_at.items():
+                if obj in objects:
+                    if isinstance(field_name, str) and field_name == objects[obj]:
+                        issue(
+                            (*path, "changed_at", obj),
+                            f"{obj}.{field_name} is the checkbox itself; name the datetime "
+                            "field that records when it changed",
+                        )
+                    continue
+                issue(
+                    (*path, "changed_at", obj),
+                    f"this consent names no checkbox on {obj}; changed_at gives the time of "
+                    "the checkbox on the same object",
+                    did_you_mean(obj, list(objects)) or f"add '{obj}: <checkbox>' to {topic}",
+                )
+
+
+def _form_consent_issues(
+    sources: Sequence[tuple[_FileReader, Any]], sync: SyncConfig | None
+) -> list[ConfigIssue]:
+    """Every form consent must name a topic of ``sync.consent`` (possibly in another file)."""
+    topics = list(sync.consent) if sync is not None else []
+    issues: list[ConfigIssue] = []
+    for reader, data in sources:
+        if reader.issues or data is None:
+            continue
+        for key, form in (data.get("forms") or {}).items():
+            for topic in form.get("consent") or {}:
+                if topic in topics:
+                    continue
+                path: Path_ = ("forms", key, "consent", topic)
+                line, column = _locate(data, path) or (None, None)
+                if sync is None:
+                    message = f"there is no sync section, so no consent topic '{topic}'"
+                    hint = f"add sync.consent.{topic} naming its Salesforce checkbox"
+                else:
+                    message = f"'{topic}' is not a consent topic of sync.consent"
+                    hint = did_you_mean(topic, topics) or f"add sync.consent.{topic}"
+                issues.append(ConfigIssue(reader.file, line, column, dotted(path), message, hint))
+    return issues
+
+
 # --- building the model -----------------------------------------------------------------------
 
 
@@ -697,6 +808,12 @@ def _build_form(file: str, data: Any, key: str, form: Mapping[str, Any]) -> Form
         match_on=form.get("match_on"),
         external_id=form.get("external_id"),
         spam=SpamLimits(**(form.get("spam") or {})),
+        consent=MappingProxyType(
+            {
+                topic: FormConsent(topic, spec["from"], ConsentMeaning(spec["meaning"]))
+                for topic, spec in (form.get("consent") or {}).items()
+            }
+        ),
         fields=MappingProxyType(
             {name: _field_source(spec) for name, spec in form["fields"].items()}
         ),
@@ -723,6 +840,17 @@ def _build_sync(file: str, data: Any, sync: Mapping[str, Any]) -> SyncConfig:
             direction=Direction(spec.get("direction", "both")),
             conflict=Conflict(spec.get("conflict", "salesforce_wins")),
         )
+    consent = {
+        topic: ConsentTopic(
+            name=topic,
+            meaning=ConsentMeaning(spec["meaning"]),
+            salesforce=MappingProxyType({k: v for k, v in spec.items() if k not in _CONSENT_KEYS}),
+            changed_at=MappingProxyType(dict(spec.get("changed_at") or {})),
+            label=spec.get("label", ""),
+            direction=Direction(spec.get("direction", "both")),
+        )
+        for topic, spec in (sync.get("consent") or {}).items()
+    }
     return SyncConfig(
         enabled=sync.get("enabled", True),
         interval_minutes=sync.get("interval_minutes", 5),
@@ -730,6 +858,7 @@ def _build_sync(file: str, data: Any, sync: Mapping[str, Any]) -> SyncConfig:
         create_as=sync["create_as"],
         defaults=MappingProxyType(dict(sync.get("defaults") or {})),
         fields=MappingProxyType(fields),
+        consent=MappingProxyType(consent),
         location=_location(file, data, ("sync",)),
     )
 
@@ -867,6 +996,8 @@ def _merge(sources: Sequence[tuple[_FileReader, Any]]) -> SalesforceConfig:
                 sync = _build_sync(file, data, data["sync"])
         issues.extend(sorted(reader.issues, key=_issue_order))
         _record_locations(file, data, "", locations)
+    if not issues:
+        issues.extend(_form_consent_issues(sources, sync))
     if issues:
         raise ConfigError(issues)
     return SalesforceConfig(

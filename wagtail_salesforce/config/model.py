@@ -25,6 +25,21 @@ class Direction(StrEnum):
         return self is not Direction.TO_SALESFORCE
 
 
+class ConsentMeaning(StrEnum):
+    """What a ticked checkbox says: the person may be contacted (``opt_in``) or not."""
+
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+
+    def permits(self, ticked: bool) -> bool:
+        """Whether a checkbox in this state lets the person be contacted."""
+        return ticked if self is ConsentMeaning.OPT_IN else not ticked
+
+    def ticked(self, permitted: bool) -> bool:
+        """The checkbox value that says ``permitted``."""
+        return permitted if self is ConsentMeaning.OPT_IN else not permitted
+
+
 class Conflict(StrEnum):
     SALESFORCE_WINS = "salesforce_wins"
     WAGTAIL_WINS = "wagtail_wins"
@@ -132,6 +147,16 @@ class Activity:
 
 
 @dataclass(frozen=True)
+class FormConsent:
+    """A form's checkbox that gives (``opt_in``) or withdraws (``opt_out``) consent ``topic``
+    when ticked; an unticked box says nothing."""
+
+    topic: str
+    field: str
+    meaning: ConsentMeaning
+
+
+@dataclass(frozen=True)
 class FormMapping:
     key: str
     label: str
@@ -146,6 +171,7 @@ class FormMapping:
     # its describe implies (see ``outbox.history``), so this holds only what the YAML says.
     on_update: Mapping[str, OnUpdate] = field(default_factory=lambda: MappingProxyType({}))
     activity: Activity | None = None
+    consent: Mapping[str, FormConsent] = field(default_factory=lambda: MappingProxyType({}))
     location: Location | None = field(default=None, compare=False)
 
     def feeding(self, form_field_name: str) -> list[tuple[str, From]]:
@@ -165,6 +191,7 @@ class FormMapping:
                 names.add(source.name)
             elif isinstance(source, Template):
                 names.update(source.names)
+        names.update(consent.field for consent in self.consent.values())
         return frozenset(names)
 
 
@@ -179,6 +206,21 @@ class SyncField:
 
 
 @dataclass(frozen=True)
+class ConsentTopic:
+    """A kind of consent (``email``): its checkbox per object (``{"Lead": "HasOptedOutOfEmail"}``),
+    what a ticked box means, and the datetime field per object that records when it changed.
+
+    ``direction`` is ``both`` or ``from_salesforce`` (local consent is then never written)."""
+
+    name: str
+    meaning: ConsentMeaning
+    salesforce: Mapping[str, str]
+    changed_at: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    label: str = ""
+    direction: Direction = Direction.BOTH
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     match: tuple[str, ...]
     create_as: str
@@ -186,6 +228,7 @@ class SyncConfig:
     interval_minutes: int = 5
     defaults: Mapping[str, Scalar] = field(default_factory=lambda: MappingProxyType({}))
     fields: Mapping[str, SyncField] = field(default_factory=lambda: MappingProxyType({}))
+    consent: Mapping[str, ConsentTopic] = field(default_factory=lambda: MappingProxyType({}))
     location: Location | None = field(default=None, compare=False)
 
 

@@ -343,6 +343,7 @@ class _Checker:
                     created_fields.add(name)
                     if not field.get("createable"):
                         self.issue(path, f"{sobject}.{name} is not createable")
+        self.check_consent(describes)
         if create_describe is None:
             return
         for name, value in sync.defaults.items():
@@ -362,6 +363,51 @@ class _Checker:
                     "map it in sync.fields (direction both or to_salesforce) or add it to "
                     "sync.defaults",
                 )
+
+    def check_consent(self, describes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Each consent checkbox exists and is a checkbox (updateable when local consent is
+        written to it); each ``changed_at`` field is a datetime (the same)."""
+        sync = self.config.sync
+        assert sync is not None
+        for topic in sync.consent.values():
+            pushes = topic.direction.pushes
+            for sobject, name in topic.salesforce.items():
+                describe = describes.get(sobject)
+                if describe is None:
+                    continue
+                path = f"sync.consent.{topic.name}.{sobject}"
+                self.typed_field(path, sobject, describe, name, "boolean", pushes)
+            for sobject, name in topic.changed_at.items():
+                describe = describes.get(sobject)
+                if describe is None:
+                    continue
+                path = f"sync.consent.{topic.name}.changed_at.{sobject}"
+                self.typed_field(path, sobject, describe, name, "datetime", pushes)
+
+    def typed_field(
+        self,
+        path: str,
+        sobject: str,
+        describe: Mapping[str, Any],
+        name: str,
+        kind: str,
+        pushed: bool,
+    ) -> None:
+        field = self.field(path, sobject, describe, name)
+        if field is None:
+            return
+        what = {"boolean": "a checkbox", "datetime": "a date/time field"}[kind]
+        if field.get("type") != kind:
+            self.issue(
+                path, f"{sobject}.{name} is a {field.get('type')} field, not {what} ({kind})"
+            )
+        elif pushed and not field.get("updateable"):
+            self.issue(
+                path,
+                f"{sobject}.{name} is not updateable, but consent given on the site is written "
+                "to it",
+                "use direction: from_salesforce, or grant the user edit access to the field",
+            )
 
 
 def _picklist_values(field: Mapping[str, Any]) -> list[str]:

@@ -221,6 +221,8 @@ def _announce_delivery(entry: OutboxEntry, payload: Mapping[str, Any]) -> None:
         action=entry.salesforce_action,
         email=submission_email(payload, entry.form_data),
         values=dict(payload),
+        page_id=entry.page_id,
+        submitted_at=entry.created_at,
     )
     for receiver, outcome in responses:
         if isinstance(outcome, Exception):

@@ -38,7 +38,7 @@ from wagtail_salesforce.config import Conflict, Direction, SyncConfig, SyncField
 from wagtail_salesforce.config.payload import normalise_email
 from wagtail_salesforce.exceptions import OutcomeUnknown
 
-from . import remote, signals
+from . import consent, remote, signals
 from .merge import FieldMerge, merge_field, normalise
 from .models import (
     EMAIL_KEY,
@@ -65,6 +65,7 @@ LEAD_FIELDS_SAVED = [
     "sf_last_modified",
     "duplicate_ids",
     "former_emails",
+    "consent",
     "needs_push",
     "sync_error",
     "updated_at",
@@ -189,6 +190,7 @@ class SyncedObjects:
         if sobject in MERGED_OBJECTS:
             names.append("MasterRecordId")
         names += [sf_name for _f, sf_name in self.fields_on(sobject)]
+        names += consent.fields_to_select(self.config, sobject)
         # Salesforce field names are case-insensitive: select each one once.
         return list({name.lower(): name for name in reversed(names)}.values())[::-1]
 
@@ -387,6 +389,7 @@ class Cycle:
         if batch.created:
             Lead.objects.bulk_create(batch.created)
         touched = [*changed.values(), *batch.created]
+        consent.record_events(touched)
         if touched:
             signals.post_pull.send(sender=Lead, site=self.site, sobject=sobject, leads=touched)
         return newest
@@ -643,6 +646,10 @@ class Cycle:
         kept.sf_last_modified = holder.sf_last_modified
         kept.needs_push = holder.needs_push or bool(pending)
         kept.sync_error = holder.sync_error
+        # Consent has its own rule: an opt-out either lead had survives the merge.
+        kept.consent = consent.folded(holder, follower)
+        if consent.must_write(kept, self.config):
+            kept.needs_push = True  # the survivor's record learns the consent it lacked
 
     def _prefer(self, lead: Lead, sobject: str, record: dict[str, Any]) -> bool:
         """Whether ``record`` should replace ``lead``'s link (same email, another record)."""
@@ -711,7 +718,7 @@ class Cycle:
             for sync_field, sf_name in self.synced.fields_on(sobject)
             if sync_field.direction.pulls
         }
-        return Lead(
+        lead = Lead(
             site=self.site,
             email=email,
             values=values,
@@ -721,6 +728,8 @@ class Cycle:
             sf_id=str(record["Id"]),
             sf_last_modified=remote_at,
         )
+        consent.merge_pulled(lead, self.config, sobject, record, remote_at)
+        return lead
 
     def _merge_pulled(
         self,
@@ -734,6 +743,8 @@ class Cycle:
         for sync_field, sf_name in self.synced.fields_on(sobject):
             outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
             pulled_any |= self._apply_outcome(lead, sync_field, outcome)
+        # Consent checkboxes follow their own rule (sync/consent.py), not the field merge.
+        consent.merge_pulled(lead, self.config, sobject, record, remote_at)
         return pulled_any
 
     def _merge(
@@ -816,6 +827,7 @@ class Cycle:
         # The address changed on the site: the linked record takes it (the same person).
         if lead.email != lead.base.get(EMAIL_KEY, lead.email):
             payload[EMAIL_FIELD] = lead.email
+        payload.update(consent.pushable(lead, self.config, sobject))
         return payload
 
     def _push_batch(self, leads: list[Lead]) -> None:
@@ -844,6 +856,7 @@ class Cycle:
                 for sync_field, sf_name in self.synced.fields_on(sobject):
                     outcome = self._merge(lead, sync_field, record.get(sf_name), remote_at)
                     self._apply_outcome(lead, sync_field, outcome)
+                consent.merge_pulled(lead, self.config, sobject, record, remote_at)
             payload = self._pushable(lead, lead.sf_object)
             if payload:
                 updates.setdefault(lead.sf_object, []).append((lead, {"Id": lead.sf_id, **payload}))
@@ -880,6 +893,7 @@ class Cycle:
             for (lead, payload), written in zip(group, outcomes, strict=True):
                 self._record_write(lead, write, payload, written)
         save_leads(leads, now)
+        consent.record_events(leads)
 
     def _announce(
         self, operation: str, sobject: str, items: list[tuple[Lead, dict[str, Any]]]
@@ -903,6 +917,7 @@ class Cycle:
             else:
                 self.run.updated += 1
             self.run.pushed += 1
+            consent.pushed(lead, self.config, write.sobject, payload)
             sent = {
                 sync_field.name: normalise(lead.values.get(sync_field.name))
                 for sync_field, sf_name in self.synced.fields_on(write.sobject)
@@ -938,6 +953,7 @@ class Cycle:
             value = normalise(lead.values.get(sync_field.name))
             if value is not None:
                 payload[sf_name] = value
+        payload.update(consent.pushable(lead, self.config, sobject))
         payload[EMAIL_FIELD] = lead.email
         return payload
 

@@ -48,6 +48,9 @@ class Lead(models.Model):
     sf_last_modified = models.DateTimeField(_("modified in Salesforce"), null=True, blank=True)
     duplicate_ids = models.JSONField(default=list, blank=True, editable=False)
     former_emails = models.JSONField(default=list, blank=True, editable=False)
+    # Consent by topic (``sync.consent``): the current state and the last value seen in
+    # Salesforce, written by ``sync.consent`` only; ``ConsentEvent`` keeps the history.
+    consent = models.JSONField(_("consent"), default=dict, blank=True, editable=False)
     source = models.CharField(
         _("source"), max_length=10, choices=LeadOrigin.choices, default=LeadOrigin.ADMIN
     )
@@ -124,6 +127,67 @@ def blank_to_none(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+class ConsentSource(models.TextChoices):
+    FORM = "form", _("Form")
+    ADMIN = "admin", _("Admin")
+    SALESFORCE = "salesforce", _("Salesforce")
+
+
+class ConsentNote(models.TextChoices):
+    """Why the consent rule did not apply an event."""
+
+    OLDER_THAN_OPT_IN = "older_than_opt_in", _("older than the explicit opt-in in force")
+    NOT_EXPLICIT = (
+        "not_explicit",
+        _("not an explicit opt-in: an opt-out is lifted only by a newer, explicit one"),
+    )
+    NOT_NEWER = "not_newer", _("not newer than the opt-out in force")
+
+
+class ConsentEvent(models.Model):
+    """One consent change a source reported, applied or not (append-only history).
+
+    ``given_at`` is when the source says it happened (the submission's time, the admin's
+    action, Salesforce's consent date or the record's last modification); ``applied`` says
+    whether the consent rule took it, ``note`` why not.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="consent_events")
+    topic = models.CharField(_("consent"), max_length=100)
+    permitted = models.BooleanField(_("opted in"))
+    source = models.CharField(_("source"), max_length=12, choices=ConsentSource.choices)
+    given_at = models.DateTimeField(_("given"), null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    applied = models.BooleanField(_("applied"), default=True)
+    note = models.CharField(
+        _("note"), max_length=32, blank=True, default="", choices=ConsentNote.choices
+    )
+    page = models.ForeignKey(
+        "wagtailcore.Page", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    page_url = models.CharField(_("page"), max_length=2048, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    salesforce_record = models.CharField(
+        _("Salesforce record"), max_length=100, blank=True, default=""
+    )
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        state = "in" if self.permitted else "out"
+        return f"{self.lead_id}.{self.topic}: {state} ({self.source})"
 
 
 class SyncState(models.Model):

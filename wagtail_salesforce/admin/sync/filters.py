@@ -3,8 +3,12 @@
 
 A segment stores a ``LeadFilter`` as a dict; the listing reads one from its query string::
 
-    {"q": "acme", "fields": {"lead_status": "Working - Contacted"}, "linked": "yes"}
-    ?q=acme&f_lead_status=Working+-+Contacted&linked=yes
+    {"q": "acme", "fields": {"lead_status": "Working - Contacted"}, "linked": "yes",
+     "consent": {"email": "opted_in"}, "include_opted_out": false}
+    ?q=acme&f_lead_status=Working+-+Contacted&linked=yes&c_email=opted_in
+
+A segment's members (:meth:`LeadFilter.members`) leave out everyone opted out of any consent
+topic unless the segment says ``include_opted_out``; the listing itself shows everyone.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.models import Site
 
-from wagtail_salesforce.config import SyncConfig, SyncField
+from wagtail_salesforce.config import ConsentTopic, SyncConfig, SyncField
+from wagtail_salesforce.sync import consent
 from wagtail_salesforce.sync.models import Lead, LeadOrigin
 
 FIELD_PARAM_PREFIX = "f_"
+CONSENT_PARAM_PREFIX = "c_"
 LINKED_CHOICES = ("", "yes", "no")
+CONSENT_STATES = (consent.OPTED_IN, consent.OPTED_OUT, consent.UNKNOWN)
 
 
 class InvalidFilter(ValueError):
@@ -39,14 +46,27 @@ class LeadFilter:
     fields: Mapping[str, str] = field(default_factory=dict)
     linked: str = ""
     source: str = ""
+    consent: Mapping[str, str] = field(default_factory=dict)
+    include_opted_out: bool = False
+    topics: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], known_fields: Sequence[str]) -> LeadFilter:
-        """From GET parameters: ``q``, ``linked``, ``source`` and ``f_<field>``."""
+    def from_query(
+        cls,
+        params: Mapping[str, Any],
+        known_fields: Sequence[str],
+        config: SyncConfig | None = None,
+    ) -> LeadFilter:
+        """From GET parameters: ``q``, ``linked``, ``source``, ``f_<field>``, ``c_<topic>``."""
         values = {
             key[len(FIELD_PARAM_PREFIX) :]: str(value).strip()
             for key, value in params.items()
             if key.startswith(FIELD_PARAM_PREFIX) and str(value).strip()
+        }
+        consents = {
+            key[len(CONSENT_PARAM_PREFIX) :]: str(value).strip()
+            for key, value in params.items()
+            if key.startswith(CONSENT_PARAM_PREFIX) and str(value).strip()
         }
         return cls.from_dict(
             {
@@ -54,12 +74,19 @@ class LeadFilter:
                 "fields": values,
                 "linked": params.get("linked", ""),
                 "source": params.get("source", ""),
+                "consent": consents,
             },
             known_fields,
+            config,
         )
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], known_fields: Sequence[str]) -> LeadFilter:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        known_fields: Sequence[str],
+        config: SyncConfig | None = None,
+    ) -> LeadFilter:
         if not isinstance(data, Mapping):
             raise InvalidFilter(_("A filter must be a mapping."))
         fields = data.get("fields") or {}
@@ -73,11 +100,25 @@ class LeadFilter:
         linked = str(data.get("linked") or "")
         if linked not in LINKED_CHOICES:
             raise InvalidFilter(_("'linked' must be yes, no or empty."))
+        topics = tuple(config.consent) if config else ()
+        consents = data.get("consent") or {}
+        if not isinstance(consents, Mapping):
+            raise InvalidFilter(_("A filter's consent must be a mapping."))
+        unknown = sorted(set(consents) - set(topics))
+        if unknown:
+            raise InvalidFilter(
+                _("Unknown consent in the filter: %(topics)s.") % {"topics": ", ".join(unknown)}
+            )
+        if any(str(v) not in CONSENT_STATES for v in consents.values()):
+            raise InvalidFilter(_("A consent filter must be opted_in, opted_out or unknown."))
         return cls(
             q=str(data.get("q") or "").strip(),
             fields={str(k): str(v) for k, v in fields.items() if str(v).strip()},
             linked=linked,
             source=str(data.get("source") or ""),
+            consent={str(k): str(v) for k, v in consents.items()},
+            include_opted_out=bool(data.get("include_opted_out")),
+            topics=topics,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,10 +127,13 @@ class LeadFilter:
             "fields": dict(self.fields),
             "linked": self.linked,
             "source": self.source,
+            "consent": dict(self.consent),
+            "include_opted_out": self.include_opted_out,
         }
 
     def to_query(self) -> dict[str, str]:
         params = {f"{FIELD_PARAM_PREFIX}{name}": value for name, value in self.fields.items()}
+        params.update({f"{CONSENT_PARAM_PREFIX}{k}": v for k, v in self.consent.items()})
         for key in ("q", "linked", "source"):
             if getattr(self, key):
                 params[key] = getattr(self, key)
@@ -97,7 +141,7 @@ class LeadFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.q or self.fields or self.linked or self.source)
+        return not (self.q or self.fields or self.linked or self.source or self.consent)
 
     def apply(self, leads: QuerySet[Lead]) -> QuerySet[Lead]:
         leads = search_leads(leads, self.q)
@@ -106,7 +150,31 @@ class LeadFilter:
         leads = filter_linked(leads, self.linked)
         if self.source:
             leads = leads.filter(source=self.source)
+        for topic, state in self.consent.items():
+            leads = filter_consent(leads, topic, state)
         return leads
+
+    def members(self, leads: QuerySet[Lead]) -> QuerySet[Lead]:
+        """A segment's leads: the filter's, without anyone opted out of any consent topic
+        (unless the segment includes them on purpose)."""
+        leads = self.apply(leads)
+        if not self.include_opted_out:
+            for topic in self.topics:
+                # Not exclude(): for a lead without the key the comparison is NULL in SQL.
+                key = f"consent__{topic}__permitted"
+                leads = leads.filter(Q(**{f"{key}__isnull": True}) | Q(**{key: True}))
+        return leads
+
+
+def filter_consent(leads: QuerySet[Lead], topic: str, state: str) -> QuerySet[Lead]:
+    """Leads opted in, opted out, or with nothing known, for consent ``topic``."""
+    if state == consent.OPTED_IN:
+        return leads.filter(**{f"consent__{topic}__permitted": True})
+    if state == consent.OPTED_OUT:
+        return leads.filter(**{f"consent__{topic}__permitted": False})
+    if state == consent.UNKNOWN:
+        return leads.filter(**{f"consent__{topic}__permitted__isnull": True})
+    return leads
 
 
 def search_leads(leads: QuerySet[Lead], query: str) -> QuerySet[Lead]:
@@ -162,10 +230,26 @@ class BaseLeadFilterSet(WagtailFilterSet):
         return filter_linked(leads, value)
 
 
+def consent_label(topic: ConsentTopic) -> str:
+    return topic.label or capfirst(topic.name.replace("_", " "))
+
+
 def lead_filterset_class(config: SyncConfig | None) -> type[BaseLeadFilterSet]:
-    """The drawer's filters: site, linked, source, then one per synced field of the YAML,
-    labelled with the field's label and read from ``f_<key>``."""
+    """The drawer's filters: site, linked, source, one per consent topic (``c_<topic>``), then
+    one per synced field of the YAML, labelled with the field's label and read from
+    ``f_<key>``."""
     attrs: dict[str, Any] = {}
+    for name, topic in (config.consent if config else {}).items():
+        attrs[f"{CONSENT_PARAM_PREFIX}{name}"] = django_filters.ChoiceFilter(
+            label=_("Consent: %(topic)s") % {"topic": consent_label(topic)},
+            choices=[
+                (consent.OPTED_IN, gettext_lazy("Opted in")),
+                (consent.OPTED_OUT, gettext_lazy("Opted out")),
+                (consent.UNKNOWN, gettext_lazy("Unknown")),
+            ],
+            empty_label=pgettext_lazy("any value", "Any"),
+            method=lambda leads, _param, value, name=name: filter_consent(leads, name, value),
+        )
     for name, sync_field in (config.fields if config else {}).items():
         attrs[f"{FIELD_PARAM_PREFIX}{name}"] = django_filters.CharFilter(
             label=field_label(name, sync_field),

@@ -83,3 +83,8 @@ class NewLeadForm(forms.Form):
 
 class SegmentForm(forms.Form):
     name = forms.CharField(label=_("Segment name"), max_length=100)
+    include_opted_out = forms.BooleanField(
+        label=_("Include people who opted out"),
+        required=False,
+        help_text=_("Off (the default): the segment leaves out everyone opted out of any consent."),
+    )

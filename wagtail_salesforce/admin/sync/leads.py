@@ -32,7 +32,8 @@ from wagtail.log_actions import log
 from wagtail.models import Site
 
 from wagtail_salesforce.config import ConfigError, SyncConfig, get_config
-from wagtail_salesforce.sync.models import Lead, LeadOrigin, Segment
+from wagtail_salesforce.sync import consent
+from wagtail_salesforce.sync.models import ConsentSource, Lead, LeadOrigin, Segment
 
 from ..exports import NeutralisedExportMixin, log_export
 from ..permissions import (
@@ -51,6 +52,7 @@ from .filters import (
     BaseLeadFilterSet,
     InvalidFilter,
     LeadFilter,
+    consent_label,
     field_label,
     lead_filterset_class,
     search_leads,
@@ -58,6 +60,11 @@ from .filters import (
 from .forms import LeadForm, NewLeadForm, SegmentForm
 
 LEADS_PER_PAGE = 50
+CONSENT_STATE_LABELS = {
+    consent.OPTED_IN: gettext_lazy("Opted in"),
+    consent.OPTED_OUT: gettext_lazy("Opted out"),
+    consent.UNKNOWN: gettext_lazy("Unknown"),
+}
 # Columns for the first synced fields, in the YAML's order: a table of every field is too wide
 # to read. All of them are filters, exported and editable.
 LISTED_FIELDS = 5
@@ -150,6 +157,16 @@ class LeadIndexView(PolicyRequiredMixin, SiteFilterMixin, NeutralisedExportMixin
                 )
                 for name, sync_field in list(fields.items())[:LISTED_FIELDS]
             ),
+            *(
+                Column(
+                    f"consent_{name}",
+                    label=consent_label(topic),
+                    accessor=lambda lead, name=name: CONSENT_STATE_LABELS[
+                        consent.state_name(lead, name)
+                    ],
+                )
+                for name, topic in (self.sync_config.consent if self.sync_config else {}).items()
+            ),
             Column(
                 "salesforce_record",
                 label=gettext_lazy("Salesforce record"),
@@ -196,7 +213,7 @@ class LeadIndexView(PolicyRequiredMixin, SiteFilterMixin, NeutralisedExportMixin
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            LeadFilter.from_query(request.GET, self.field_names)
+            LeadFilter.from_query(request.GET, self.field_names, self.sync_config)
         except InvalidFilter as error:
             # A field the YAML does not sync: say so rather than list everything.
             if self.is_export:
@@ -263,10 +280,12 @@ class SegmentExportView(LeadIndexView):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            self.segment_filter = LeadFilter.from_dict(self.segment.filter, self.field_names)
+            self.segment_filter = LeadFilter.from_dict(
+                self.segment.filter, self.field_names, self.sync_config
+            )
         except InvalidFilter as error:
             return HttpResponse(str(error), status=400, content_type="text/plain")
-        leads = self.segment_filter.apply(
+        leads = self.segment_filter.members(
             Lead.objects.filter(site_id=self.segment.site_id).select_related("site")
         ).order_by("email")
         response: HttpResponse = self.as_spreadsheet(leads, self.export_format)
@@ -297,6 +316,8 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
     if config is None:
         messages.error(request, _("The YAML config has no sync section: nothing to edit."))
         return redirect("wagtail_salesforce:leads")
+    if request.method == "POST" and "consent_topic" in request.POST:
+        return _set_consent(request, lead, config)
     form = LeadForm(request.POST or None, lead=lead, config=config)
     if not can_edit:
         for field in form.fields.values():
@@ -322,11 +343,49 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
             "form": form,
             **sync_permissions(request.user),
             "conflicts": lead.conflicts.all()[:20],
+            "consents": [
+                {
+                    "topic": name,
+                    "label": consent_label(topic),
+                    "state": consent.state_name(lead, name),
+                }
+                for name, topic in config.consent.items()
+            ],
+            "consent_events": lead.consent_events.select_related("user")[:50],
             "leads_url": reverse("wagtail_salesforce:leads")
             + "?"
             + urlencode({"site": lead.site_id}),
         },
     )
+
+
+def _set_consent(request: HttpRequest, lead: Lead, config: SyncConfig) -> HttpResponse:
+    """An admin's explicit opt-in or opt-out: it goes through the consent rule like any other
+    (an opt-in from the admin re-subscribes; Salesforce hears of it in the next sync)."""
+    topic = request.POST.get("consent_topic", "")
+    state = request.POST.get("consent_state", "")
+    if topic not in config.consent or state not in (consent.OPTED_IN, consent.OPTED_OUT):
+        messages.error(request, _("Choose a consent and opted in or opted out."))
+        return redirect("wagtail_salesforce:lead_edit", lead_id=lead.pk)
+    event = consent.record_local(
+        lead,
+        config,
+        topic,
+        permitted=state == consent.OPTED_IN,
+        source=ConsentSource.ADMIN,
+        user=request.user if request.user.is_authenticated else None,
+    )
+    if event is None:
+        messages.info(request, _("Nothing changed."))
+    else:
+        log(
+            instance=lead,
+            action="wagtail.edit",
+            user=request.user,
+            data={"consent": {topic: state}},
+        )
+        messages.success(request, _("Consent recorded."))
+    return redirect("wagtail_salesforce:lead_edit", lead_id=lead.pk)
 
 
 @require_POST

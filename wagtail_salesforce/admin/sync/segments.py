@@ -22,6 +22,7 @@ from wagtail.admin.views.generic import DeleteView, IndexView
 from wagtail.log_actions import log
 from wagtail.models import Site
 
+from wagtail_salesforce.config import SyncConfig
 from wagtail_salesforce.sync.models import Lead, Segment
 
 from ..permissions import (
@@ -38,17 +39,20 @@ from .forms import SegmentForm
 from .leads import sync_config
 
 
-def annotate_segments(segments: list[Segment], field_names: list[str]) -> list[Segment]:
-    """Give each segment ``lead_count`` and ``leads_query`` (None and "" when its filter names
-    a field the YAML no longer syncs)."""
+def annotate_segments(
+    segments: list[Segment], field_names: list[str], config: SyncConfig | None = None
+) -> list[Segment]:
+    """Give each segment ``lead_count`` (its members: opted-out people left out unless it
+    includes them) and ``leads_query`` (None and "" when its filter names a field the YAML no
+    longer syncs)."""
     for segment in segments:
         try:
-            lead_filter = LeadFilter.from_dict(segment.filter, field_names)
+            lead_filter = LeadFilter.from_dict(segment.filter, field_names, config)
         except InvalidFilter:
             segment.lead_count = None  # type: ignore[attr-defined]
             segment.leads_query = ""  # type: ignore[attr-defined]
             continue
-        segment.lead_count = lead_filter.apply(  # type: ignore[attr-defined]
+        segment.lead_count = lead_filter.members(  # type: ignore[attr-defined]
             Lead.objects.filter(site_id=segment.site_id)
         ).count()
         segment.leads_query = urlencode(  # type: ignore[attr-defined]
@@ -140,7 +144,7 @@ class SegmentIndexView(PolicyRequiredMixin, IndexView):
         # Count only the page shown: each count is a query of its own.
         config = sync_config(self.request)
         page.object_list = annotate_segments(
-            list(object_list), list(config.fields) if config else []
+            list(object_list), list(config.fields) if config else [], config
         )
         return paginator, page, page.object_list, is_paginated
 
@@ -166,7 +170,9 @@ def segment_save(request: HttpRequest) -> HttpResponse:
     namesake of the same site."""
     config = sync_config(request)
     try:
-        lead_filter = LeadFilter.from_query(request.GET, list(config.fields) if config else [])
+        lead_filter = LeadFilter.from_query(
+            request.GET, list(config.fields) if config else [], config
+        )
     except InvalidFilter as error:
         messages.error(request, str(error))
         return redirect("wagtail_salesforce:leads")
@@ -181,7 +187,12 @@ def segment_save(request: HttpRequest) -> HttpResponse:
             segment, created = Segment.objects.update_or_create(
                 site=site,
                 name=form.cleaned_data["name"],
-                defaults={"filter": lead_filter.to_dict()},
+                defaults={
+                    "filter": {
+                        **lead_filter.to_dict(),
+                        "include_opted_out": form.cleaned_data["include_opted_out"],
+                    }
+                },
             )
             # Saving under a taken name replaces that segment's filter: an edit.
             log(
