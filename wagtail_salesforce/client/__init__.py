@@ -22,6 +22,7 @@ from .operations import (
     CollectionWrite,
     SalesforceClient,
     clear_describe_cache,
+    collection_reference,
 )
 from .results import RecordResult, UpsertResult
 from .soql import soql_field_list, soql_identifier, soql_in_batches, soql_quote
@@ -41,6 +42,7 @@ __all__ = [
     "Transport",
     "UpsertResult",
     "clear_describe_cache",
+    "collection_reference",
     "parse_limit_info",
     "soql_field_list",
     "soql_identifier",

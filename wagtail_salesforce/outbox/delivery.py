@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,18 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from wagtail_salesforce import conf
-from wagtail_salesforce.client import SalesforceClient, soql_identifier, soql_quote
+from wagtail_salesforce.client import (
+    COLLECTION_CHUNK_SIZE,
+    CollectionOperation,
+    CollectionWrite,
+    RecordResult,
+    SalesforceClient,
+    collection_reference,
+    soql_field_list,
+    soql_identifier,
+    soql_in_batches,
+    soql_quote,
+)
 from wagtail_salesforce.config import ConfigError, FormMapping, get_config
 from wagtail_salesforce.config.payload import (
     build_payload,
@@ -69,6 +80,8 @@ from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
 
 logger = get_logger(__name__)
 
+# Characters of one IN list of a batch's look-ups (as soql_in_batches counts them).
+LOOKUP_MAX_CHARS = 8000
 # Look-up window before ``create_sent_at`` (clock skew between this server and Salesforce).
 CREATE_LOOKUP_SKEW = datetime.timedelta(minutes=5)
 # Field types that SOQL can filter on with "=" and that identify a submission well.
@@ -236,67 +249,137 @@ def deliver_entry(entry_id: int) -> str | None:
 
 
 def deliver_claimed(entry_id: int, token: str) -> str | None:
-    """Run one delivery attempt of an entry this worker has claimed with ``token``."""
-    entry = OutboxEntry.objects.select_related("site").get(pk=entry_id)
-    # Every log line of the attempt carries the submission's id (stable across retries).
+    """Run one delivery attempt of an entry this worker has claimed with ``token`` (a batch of
+    one)."""
+    return deliver_batch([(entry_id, token)])[0]
+
+
+def batch_size() -> int:
+    """Entries per delivery batch: ``OUTBOX_BATCH_SIZE``, within what one sObject Collection
+    takes (every write of a batch travels in one collection per kind)."""
+    return max(1, min(int(conf.get("OUTBOX_BATCH_SIZE")), COLLECTION_CHUNK_SIZE))
+
+
+@dataclass(eq=False)
+class _Work:
+    """One claimed entry of a batch, and how far its attempt got."""
+
+    entry: OutboxEntry
+    token: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    settled: bool = False  # the attempt's outcome is written (or the lease was lost)
+    state: str | None = None
+    deferred: bool = False  # shares its match value with an earlier entry of this round
+    member_done: bool = False  # "already a campaign member": nothing more to add
+
+
+def deliver_batch(claims: Sequence[tuple[int, str]]) -> list[str | None]:
+    """Run one delivery attempt of each claimed ``(entry_id, token)`` together; returns their
+    new states in order (None: skipped, handed back to the queue, or the lease was lost).
+
+    Entries are grouped by site and mapping; each group costs one ``/composite`` call of
+    look-ups (when it has any to make) and one of writes (see the module docstring).
+    """
+    entries = OutboxEntry.objects.select_related("site").in_bulk(
+        [entry_id for entry_id, _token in claims]
+    )
+    works = [_Work(entries[entry_id], token) for entry_id, token in claims if entry_id in entries]
+    groups: dict[tuple[int, str], list[_Work]] = {}
+    for work in works:
+        groups.setdefault((work.entry.site_id, work.entry.mapping_key), []).append(work)
+    for group in groups.values():
+        try:
+            _deliver_group(group)
+        except Exception as error:
+            # A bug or an unexpected library error: keep the entries and try again later.
+            logger.exception("Outbox batch: unexpected error during delivery")
+            for work in group:
+                _settle(work, error)
+    states = {work.entry.pk: work.state for work in works}
+    return [states.get(entry_id) for entry_id, _token in claims]
+
+
+def _settle(work: _Work, error: Exception | None = None) -> None:
+    """Write the attempt's outcome of one entry with its lease: delivered when ``error`` is
+    None, else what the error calls for (pause, retry or dead letter)."""
+    if work.settled:
+        return
+    work.settled = True
+    entry, token = work.entry, work.token
+    # Every log line of the outcome carries the submission's id (stable across retries).
     with bind_correlation_id(
         str(entry.idempotency_token), outbox_entry=entry.pk, site=entry.site_id
     ):
-        return _deliver_claimed(entry, token)
-
-
-def _deliver_claimed(entry: OutboxEntry, token: str) -> str | None:
-    try:
         try:
-            payload = _attempt(entry, token)
+            if error is None:
+                _finish(
+                    entry,
+                    token,
+                    state=OutboxState.DELIVERED,
+                    attempts=entry.attempts + 1,
+                    delivered_at=timezone.now(),
+                    last_error_code="",
+                    last_error_message="",
+                    last_error_fields=[],
+                )
+                work.state = entry.state
+                logger.info(
+                    "Outbox entry %s delivered to %s %s",
+                    entry.pk,
+                    entry.salesforce_object,
+                    entry.salesforce_id,
+                )
+                _announce_delivery(entry, work.payload)
+                return
+            _record_failure(entry, token, error)
+            work.state = entry.state
         except LeaseLost:
-            raise
-        except (NotConnected, ApiLimitExceeded) as error:
-            _pause(entry, token, error)
-        except DeliveryRejected as error:
-            _fail(
-                entry, token, error.code, error.message, error.fields, attempts=entry.attempts + 1
-            )
-        except (RecordRejected, MultipleMatches, InsufficientAccess, QueryError, NotFound) as error:
-            _fail(
-                entry,
-                token,
-                error.error_code,
-                error.message,
-                error.fields,
-                attempts=entry.attempts + 1,
-            )
-        except TLSVerificationFailed as error:
-            # A certificate problem is fixed on the server (CA_FILE); keep the entry meanwhile.
-            _retry(entry, token, "TLS_VERIFICATION_FAILED", str(error), [])
-        except (TransientError, OutcomeUnknown, ApiError) as error:
-            _retry(entry, token, _error_code(error), _error_message(error), _error_fields(error))
-        except Exception as error:
-            # A bug or an unexpected library error: keep the entry and try again later.
-            logger.exception("Outbox entry %s: unexpected error during delivery", entry.pk)
-            _retry(entry, token, "INTERNAL_ERROR", f"{type(error).__name__}: {error}", [])
-        else:
-            _finish(
-                entry,
-                token,
-                state=OutboxState.DELIVERED,
-                attempts=entry.attempts + 1,
-                delivered_at=timezone.now(),
-                last_error_code="",
-                last_error_message="",
-                last_error_fields=[],
-            )
-            logger.info(
-                "Outbox entry %s delivered to %s %s",
-                entry.pk,
-                entry.salesforce_object,
-                entry.salesforce_id,
-            )
-            _announce_delivery(entry, payload)
+            _lease_lost(work)
+
+
+def _lease_lost(work: _Work) -> None:
+    work.settled, work.state = True, None
+    logger.warning("Outbox entry %s: lease lost mid-delivery; left to its new owner", work.entry.pk)
+
+
+def _keep(work: _Work, **values: Any) -> bool:
+    """Commit progress of one entry (its record, its campaign member) with its lease; False
+    when the lease was lost (the entry is then left to its new owner)."""
+    try:
+        _save(work.entry, work.token, **values)
     except LeaseLost:
-        logger.warning("Outbox entry %s: lease lost mid-delivery; left to its new owner", entry.pk)
-        return None
-    return entry.state
+        _lease_lost(work)
+        return False
+    return True
+
+
+def _hand_back(work: _Work) -> None:
+    """Release an entry unattempted (no attempt spent): it is due again for the next batch."""
+    work.settled, work.state = True, None
+    CLAIM.release(_entry(work.entry.pk), work.token)
+
+
+def _record_failure(entry: OutboxEntry, token: str, error: Exception) -> None:
+    if isinstance(error, LeaseLost):
+        raise error
+    if isinstance(error, NotConnected | ApiLimitExceeded):
+        _pause(entry, token, error)
+    elif isinstance(error, DeliveryRejected):
+        _fail(entry, token, error.code, error.message, error.fields, attempts=entry.attempts + 1)
+    elif isinstance(
+        error, RecordRejected | MultipleMatches | InsufficientAccess | QueryError | NotFound
+    ):
+        _fail(
+            entry, token, error.error_code, error.message, error.fields, attempts=entry.attempts + 1
+        )
+    elif isinstance(error, TLSVerificationFailed):
+        # A certificate problem is fixed on the server (CA_FILE); keep the entry meanwhile.
+        _retry(entry, token, "TLS_VERIFICATION_FAILED", str(error), [])
+    elif isinstance(error, TransientError | OutcomeUnknown | ApiError):
+        _retry(entry, token, _error_code(error), _error_message(error), _error_fields(error))
+    else:
+        logger.error("Outbox entry %s: unexpected error during delivery", entry.pk, exc_info=error)
+        _retry(entry, token, "INTERNAL_ERROR", f"{type(error).__name__}: {error}", [])
 
 
 def _error_code(error: Exception) -> str:
@@ -402,156 +485,75 @@ def _mapping(entry: OutboxEntry) -> FormMapping:
     return mapping
 
 
-def _attempt(entry: OutboxEntry, token: str) -> dict[str, Any]:
-    """Write the entry's record (and campaign member); returns the payload sent."""
-    mapping = _mapping(entry)
-    client = client_for(entry.site)
-    describe = client.describe(mapping.object)
-    payload = normalise(build_payload(mapping, entry.form_data), describe)
-    if mapping.record_type:
-        try:
-            payload["RecordTypeId"] = client.record_type_id(mapping.object, mapping.record_type)
-        except NotFound as error:
-            raise DeliveryRejected(
-                "RECORD_TYPE_NOT_FOUND", error.message, ["RecordTypeId"]
-            ) from error
-    # Resolve the campaign before writing: a missing campaign stops delivery before any write.
-    campaign_id = _campaign_id(client, mapping)
+# --- a batch: look-ups, writes, campaign members ---------------------------------------------
 
-    if entry.salesforce_id:
-        target = Target(entry.salesforce_object, entry.salesforce_id, entry.salesforce_action)
-    else:
-        target = _write_record(client, entry, token, mapping, payload, describe)
-        _save(
-            entry,
-            token,
-            salesforce_object=target.sobject,
-            salesforce_id=target.record_id,
-            salesforce_action=target.action,
-        )
-    if campaign_id and not entry.campaign_member_id:
-        member_id = _add_campaign_member(client, mapping, campaign_id, target)
-        _save(entry, token, campaign_member_id=member_id)
-    return payload
+# Rounds of one batch attempt: a round whose write answer was lost is resolved by the next
+# round's look-ups (before anything is sent again); entries sharing a match value go one per
+# round. What is left after the last round waits for the next attempt (or the next batch).
+BATCH_ROUNDS = 3
+# Characters of OR-ed conditions per look-up of lost creates (the query travels in a
+# /composite body; Salesforce takes SOQL statements up to 100,000 characters).
+CREATED_LOOKUP_MAX_CHARS = 20000
 
 
-# --- campaign --------------------------------------------------------------------------------
-
-
-def _campaign_id(client: SalesforceClient, mapping: FormMapping) -> str:
-    campaign = mapping.campaign
-    if campaign is None:
-        return ""
-    if campaign.id:
-        return campaign.id
-    name = campaign.name or ""
-    key = (client.connection_key, name)
-    with _campaign_cache_lock:
-        cached = _campaign_cache.get(key)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    soql = (
-        "SELECT Id FROM Campaign WHERE Name = "  # noqa: S608 - literal from soql_quote
-        f"{soql_quote(name)} AND IsActive = true ORDER BY CreatedDate LIMIT 1"
-    )
-    records = client.query(soql).get("records") or []
-    if not records:
-        raise DeliveryRejected(
-            "CAMPAIGN_NOT_FOUND",
-            f"No active campaign named {name!r} in the connected org.",
-            ["CampaignId"],
-        )
-    campaign_id = str(records[0]["Id"])
-    with _campaign_cache_lock:
-        _campaign_cache[key] = (time.monotonic() + CAMPAIGN_CACHE_SECONDS, campaign_id)
-    return campaign_id
-
-
-def _member_field(sobject: str) -> str | None:
-    return {"lead": "LeadId", "contact": "ContactId"}.get(sobject.lower())
-
-
-def _find_member(
-    client: SalesforceClient, campaign_id: str, field_name: str, record_id: str
-) -> str:
-    soql = (
-        f"SELECT Id FROM CampaignMember WHERE CampaignId = {soql_quote(campaign_id)} "  # noqa: S608
-        f"AND {field_name} = {soql_quote(record_id)} LIMIT 1"
-    )
-    records = client.query(soql).get("records") or []
-    return str(records[0]["Id"]) if records else ""
-
-
-def _converted_contact(client: SalesforceClient, lead_id: str) -> str:
-    lead = client.get("Lead", lead_id, ["IsConverted", "ConvertedContactId"])
-    return str(lead.get("ConvertedContactId") or "") if lead.get("IsConverted") else ""
-
-
-def _add_campaign_member(
-    client: SalesforceClient, mapping: FormMapping, campaign_id: str, target: Target
-) -> str:
-    field_name = _member_field(target.sobject)
-    if field_name is None:
-        raise DeliveryRejected(
-            "CAMPAIGN_NOT_APPLICABLE",
-            f"Only Leads and Contacts can join a campaign, not {target.sobject}.",
-            ["CampaignId"],
-        )
-    record_id = target.record_id
-    if field_name == "LeadId":
-        # A lead converted since it was written joins the campaign as its contact.
-        contact_id = _converted_contact(client, record_id)
-        if contact_id:
-            field_name, record_id = "ContactId", contact_id
-    data: dict[str, Any] = {"CampaignId": campaign_id, field_name: record_id}
-    if mapping.campaign and mapping.campaign.member_status:
-        data["Status"] = mapping.campaign.member_status
+def _deliver_group(works: list[_Work]) -> None:
+    """One attempt of entries of the same site and mapping."""
+    first = works[0].entry
     try:
-        return client.create("CampaignMember", data)
-    except DuplicateValue:
-        # "Already a campaign member.": the membership we want exists.
-        return _find_member(client, campaign_id, field_name, record_id)
-    except OutcomeUnknown:
-        member_id = _find_member(client, campaign_id, field_name, record_id)
-        if member_id:
-            return member_id
-        raise
+        mapping = _mapping(first)
+        client = client_for(first.site)
+        describe = client.describe(mapping.object)
+        record_type_id = _record_type_id(client, mapping)
+        if mapping.campaign is not None and _member_field(mapping.object) is None:
+            raise DeliveryRejected(
+                "CAMPAIGN_NOT_APPLICABLE",
+                f"Only Leads and Contacts can join a campaign, not {mapping.object}.",
+                ["CampaignId"],
+            )
+    except Exception as error:
+        for work in works:
+            _settle(work, error)
+        return
+    for work in works:
+        try:
+            work.payload = normalise(build_payload(mapping, work.entry.form_data), describe)
+            if record_type_id:
+                work.payload["RecordTypeId"] = record_type_id
+        except Exception as error:
+            _settle(work, error)
+    batch = _Batch(client, mapping, describe)
+    lost: OutcomeUnknown | None = None
+    for _round in range(BATCH_ROUNDS):
+        active = [work for work in works if not work.settled]
+        if not active:
+            return
+        try:
+            batch.run(active)
+            lost = None
+        except OutcomeUnknown as error:
+            # The writes may or may not have landed: the next round looks them up first.
+            logger.info("Outbox batch of %d: the write answer was lost; looking up", len(active))
+            lost = error
+        except Exception as error:
+            for work in active:
+                _settle(work, error)
+            return
+    for work in works:
+        if work.settled:
+            continue
+        if lost is not None:
+            _settle(work, lost)
+        else:
+            _hand_back(work)
 
 
-# --- writing the record ----------------------------------------------------------------------
-
-
-def _write_record(
-    client: SalesforceClient,
-    entry: OutboxEntry,
-    token: str,
-    mapping: FormMapping,
-    payload: dict[str, Any],
-    describe: Mapping[str, Any],
-) -> Target:
-    if mapping.external_id:
-        return _upsert(client, entry, mapping, payload)
-    if mapping.match_on:
-        value = payload.get(mapping.match_on)
-        if isinstance(value, str) and value:
-            match = _find_match(client, mapping, value)
-            if match is not None:
-                return _update_match(client, mapping, match, payload)
-        return _create_once(client, entry, token, mapping.object, payload, describe, lookup=False)
-    return _create_once(client, entry, token, mapping.object, payload, describe, lookup=True)
-
-
-def _upsert(
-    client: SalesforceClient, entry: OutboxEntry, mapping: FormMapping, payload: dict[str, Any]
-) -> Target:
-    external_field = mapping.external_id or ""
-    mapped = payload.pop(external_field, None)
-    # Case-insensitive API names: drop any other spelling of the key field from the body too.
-    for name in [name for name in payload if name.lower() == external_field.lower()]:
-        mapped = mapped or payload.pop(name)
-    value = str(mapped) if not _blank(mapped) else str(entry.idempotency_token)
-    result = client.upsert(mapping.object, external_field, value, payload)
-    return Target(mapping.object, result.id, "created" if result.created else "updated")
+def _record_type_id(client: SalesforceClient, mapping: FormMapping) -> str:
+    if not mapping.record_type:
+        return ""
+    try:
+        return client.record_type_id(mapping.object, mapping.record_type)
+    except NotFound as error:
+        raise DeliveryRejected("RECORD_TYPE_NOT_FOUND", error.message, ["RecordTypeId"]) from error
 
 
 def _blank(value: Any) -> bool:
@@ -564,122 +566,543 @@ class _Match:
     record_id: str
 
 
-def _find_match(client: SalesforceClient, mapping: FormMapping, value: str) -> _Match | None:
-    """The record whose ``match_on`` field equals ``value``; a converted Lead leads to its
-    Contact. The oldest match wins, so every worker picks the same one."""
-    sobject = soql_identifier(mapping.object)
-    match_field = soql_identifier(mapping.match_on or "")
-    is_lead = sobject.lower() == "lead"
-    select = "Id, IsConverted, ConvertedContactId" if is_lead else "Id"
-    soql = (
-        f"SELECT {select} FROM {sobject} WHERE {match_field} = {soql_quote(value)} "  # noqa: S608
-        "ORDER BY CreatedDate ASC LIMIT 50"
-    )
-    records = client.query(soql).get("records") or []
-    if not is_lead:
-        return _Match(mapping.object, str(records[0]["Id"])) if records else None
-    for record in records:
-        if not record.get("IsConverted"):
-            return _Match("Lead", str(record["Id"]))
-    for record in records:
-        if record.get("ConvertedContactId"):
-            return _Match("Contact", str(record["ConvertedContactId"]))
+@dataclass
+class _Write:
+    """One collection of a batch's write call, and the entries its records belong to."""
+
+    operation: CollectionOperation
+    sobject: str
+    works: list[_Work] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    external_id_field: str | None = None
+
+    def add(self, work: _Work, record: dict[str, Any]) -> None:
+        self.works.append(work)
+        self.records.append(record)
+
+    def collection(self) -> CollectionWrite:
+        return CollectionWrite(
+            self.operation, self.sobject, self.records, external_id_field=self.external_id_field
+        )
+
+    def action(self, result: RecordResult) -> str:
+        if self.operation == "create":
+            return "created"
+        if self.operation == "upsert" and result.created:
+            return "created"
+        return "updated"
+
+
+class _Batch:
+    """The look-ups and writes of one group's round (see the module docstring)."""
+
+    def __init__(
+        self, client: SalesforceClient, mapping: FormMapping, describe: Mapping[str, Any]
+    ) -> None:
+        self.client = client
+        self.mapping = mapping
+        self.describe = describe
+
+    # -- a round ------------------------------------------------------------------------
+
+    def run(self, works: list[_Work]) -> None:
+        """Look up, write and add campaign members for ``works``; settles every entry it
+        finishes. Raises OutcomeUnknown when the write call's answer was lost."""
+        for work in works:
+            work.deferred = False
+        mapping = self.mapping
+        campaign_id = _cached_campaign_id(self.client, mapping)
+        queries: dict[str, str] = {}
+        if campaign_id is None:
+            queries["campaign"] = _campaign_soql(
+                (mapping.campaign.name if mapping.campaign else "") or ""
+            )
+        needs_record = [work for work in works if not work.entry.salesforce_id]
+        matching = [
+            work
+            for work in needs_record
+            if mapping.match_on and not mapping.external_id and self._match_value(work)
+        ]
+        match_values = {
+            self._match_value(work).lower(): self._match_value(work) for work in matching
+        }
+        for number, soql in enumerate(self._match_queries(list(match_values.values()))):
+            queries[f"match{number}"] = soql
+        lost_creates = [
+            work
+            for work in needs_record
+            if not mapping.match_on and not mapping.external_id and work.entry.create_sent_at
+        ]
+        created_conditions: dict[int, list[tuple[str, str]]] = {}
+        for work in lost_creates:
+            try:
+                created_conditions[work.entry.pk] = self._created_conditions(work.payload)
+            except DeliveryRejected as error:
+                _settle(work, error)
+        lost_creates = [work for work in lost_creates if not work.settled]
+        for number, soql in enumerate(self._created_queries(lost_creates, created_conditions)):
+            queries[f"created{number}"] = soql
+        known_leads = sorted(
+            {
+                work.entry.salesforce_id
+                for work in works
+                if work.entry.salesforce_id
+                and work.entry.salesforce_object.lower() == "lead"
+                and mapping.campaign is not None
+                and not work.entry.campaign_member_id
+            }
+        )
+        for number, batch in enumerate(soql_in_batches(known_leads, max_chars=LOOKUP_MAX_CHARS)):
+            queries[f"known{number}"] = (
+                "SELECT Id, IsConverted, ConvertedContactId FROM Lead "  # noqa: S608
+                f"WHERE Id IN ({', '.join(batch)})"
+            )
+
+        pages = self.client.composite_query(queries) if queries else {}
+        if campaign_id is None:
+            campaign_id = _store_campaign_id(self.client, mapping, pages["campaign"])
+        matches = self._matches(pages)
+        converted = {
+            str(record["Id"]): str(record.get("ConvertedContactId") or "")
+            for reference, page in pages.items()
+            if reference.startswith("known")
+            for record in self.client.iter_records(page)
+            if record.get("IsConverted")
+        }
+        self._resolve_lost_creates(lost_creates, created_conditions, pages)
+
+        writes = self._plan_writes(
+            [w for w in needs_record if not (w.settled or w.entry.salesforce_id)], matches
+        )
+        now = timezone.now()
+        for write in writes:
+            if write.operation != "create":
+                continue
+            # Committed before the create is sent: whoever delivers next looks it up first.
+            for work, record in list(zip(write.works, write.records, strict=True)):
+                if not _keep(work, create_sent_at=now):
+                    write.works.remove(work)
+                    write.records.remove(record)
+        writes = [write for write in writes if write.records]
+        members = self._plan_members(works, writes, campaign_id or "", converted)
+        if members is not None:
+            writes.append(members)
+        results = (
+            self.client.composite_writes([write.collection() for write in writes]) if writes else []
+        )
+        duplicates: list[_Work] = []
+        for write, write_results in zip(writes, results, strict=True):
+            if write is members:
+                duplicates = self._members_written(write, write_results)
+            else:
+                self._records_written(write, write_results)
+        if duplicates:
+            self._find_members(duplicates, campaign_id or "")
+        for work in works:
+            entry = work.entry
+            if work.settled or work.deferred or not entry.salesforce_id:
+                continue
+            if campaign_id and not (entry.campaign_member_id or work.member_done):
+                continue
+            _settle(work)
+
+    # -- look-ups -----------------------------------------------------------------------
+
+    def _match_value(self, work: _Work) -> str:
+        value = work.payload.get(self.mapping.match_on or "")
+        return value if isinstance(value, str) and value else ""
+
+    def _is_lead(self) -> bool:
+        return self.mapping.object.lower() == "lead"
+
+    def _match_queries(self, values: list[str]) -> list[str]:
+        """One query per IN list of match values (the oldest record first)."""
+        if not values:
+            return []
+        sobject = soql_identifier(self.mapping.object)
+        match_field = soql_identifier(self.mapping.match_on or "")
+        names = ["Id", match_field]
+        if self._is_lead():
+            names += ["IsConverted", "ConvertedContactId"]
+        select = soql_field_list(names)
+        return [
+            f"SELECT {select} FROM {sobject} WHERE {match_field} "  # noqa: S608
+            f"IN ({', '.join(batch)}) ORDER BY CreatedDate ASC"
+            for batch in soql_in_batches(values, max_chars=LOOKUP_MAX_CHARS)
+        ]
+
+    def _matches(self, pages: Mapping[str, Mapping[str, Any]]) -> dict[str, _Match]:
+        """Match value (lower-cased) -> the record to update. The oldest match wins, so every
+        worker picks the same one; a converted Lead leads to its Contact."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        match_field = self.mapping.match_on or ""
+        for reference, page in pages.items():
+            if not reference.startswith("match"):
+                continue
+            for record in self.client.iter_records(page):
+                key = str(_field_value(record, match_field) or "").lower()
+                found.setdefault(key, []).append(record)
+        matches: dict[str, _Match] = {}
+        for key, records in found.items():
+            if not self._is_lead():
+                matches[key] = _Match(self.mapping.object, str(records[0]["Id"]))
+                continue
+            open_lead = next((r for r in records if not r.get("IsConverted")), None)
+            if open_lead is not None:
+                matches[key] = _Match("Lead", str(open_lead["Id"]))
+                continue
+            contact = next((r for r in records if r.get("ConvertedContactId")), None)
+            if contact is not None:
+                matches[key] = _Match("Contact", str(contact["ConvertedContactId"]))
+        return matches
+
+    def _created_conditions(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The (field, value) pairs a lost create of ``payload`` is looked up by: every
+        filterable text field sent."""
+        types = {
+            str(item["name"]).lower(): str(item.get("type"))
+            for item in self.describe.get("fields") or []
+            if item.get("filterable", True)
+        }
+        conditions = [
+            (name, value)
+            for name, value in payload.items()
+            if types.get(name.lower()) in LOOKUP_FIELD_TYPES
+            and isinstance(value, str)
+            and 0 < len(value) <= LOOKUP_MAX_VALUE_LENGTH
+        ]
+        if not conditions:
+            raise DeliveryRejected(
+                "OUTCOME_UNKNOWN",
+                "Salesforce's answer to the create was lost and the record cannot be looked up "
+                "(the mapping sends no filterable text field). Check the org, then retry.",
+            )
+        return conditions
+
+    def _created_queries(
+        self, works: list[_Work], conditions: Mapping[int, list[tuple[str, str]]]
+    ) -> list[str]:
+        """Queries for the records earlier creates of ``works`` made: the same values in
+        every filterable text field sent, created since shortly before ``create_sent_at``."""
+        sobject = soql_identifier(self.mapping.object)
+        queries: list[str] = []
+        chunk: list[_Work] = []
+        chunk_chars = 0
+
+        def flush() -> None:
+            names = ["Id"]
+            for work in chunk:
+                for name, _value in conditions[work.entry.pk]:
+                    if name.lower() not in {chosen.lower() for chosen in names}:
+                        names.append(name)
+            since = min(work.entry.create_sent_at or timezone.now() for work in chunk)
+            since_literal = (
+                (since - CREATE_LOOKUP_SKEW).astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
+            where = " OR ".join(
+                "("
+                + " AND ".join(_condition(name, value) for name, value in conditions[w.entry.pk])
+                + ")"
+                for w in chunk
+            )
+            queries.append(
+                f"SELECT {soql_field_list(names)} FROM {sobject} "  # noqa: S608
+                f"WHERE CreatedDate >= {since_literal} AND ({where}) ORDER BY CreatedDate ASC"
+            )
+
+        for work in works:
+            cost = sum(len(_condition(n, v)) + 5 for n, v in conditions[work.entry.pk])
+            if chunk and chunk_chars + cost > CREATED_LOOKUP_MAX_CHARS:
+                flush()
+                chunk, chunk_chars = [], 0
+            chunk.append(work)
+            chunk_chars += cost
+        if chunk:
+            flush()
+        return queries
+
+    def _resolve_lost_creates(
+        self,
+        works: list[_Work],
+        conditions: Mapping[int, list[tuple[str, str]]],
+        pages: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Record the Id of each entry's earlier create that landed (create_sent_at set): a
+        record with its values not already claimed by another outbox entry."""
+        if not works:
+            return
+        candidates = [
+            record
+            for reference, page in pages.items()
+            if reference.startswith("created")
+            for record in self.client.iter_records(page)
+        ]
+        if not candidates:
+            return
+        batch_ids = [work.entry.pk for work in works]
+        taken = set(
+            OutboxEntry.objects.filter(salesforce_id__in=[str(r["Id"]) for r in candidates])
+            .exclude(pk__in=batch_ids)
+            .values_list("salesforce_id", flat=True)
+        )
+        for work in works:
+            for record in candidates:
+                record_id = str(record["Id"])
+                if record_id in taken:
+                    continue
+                if all(
+                    str(_field_value(record, name) or "").lower() == value.lower()
+                    for name, value in conditions[work.entry.pk]
+                ):
+                    taken.add(record_id)
+                    _keep(
+                        work,
+                        salesforce_object=self.mapping.object,
+                        salesforce_id=record_id,
+                        salesforce_action="created",
+                    )
+                    break
+
+    # -- writes -------------------------------------------------------------------------
+
+    def _plan_writes(self, works: list[_Work], matches: Mapping[str, _Match]) -> list[_Write]:
+        """The round's collections: creates, updates (of the mapped object, and of Contacts
+        reached through converted Leads) and upserts. Of several entries with one match (or
+        external ID) value, only the first is written this round."""
+        mapping = self.mapping
+        creates = _Write("create", mapping.object)
+        updates = _Write("update", mapping.object)
+        contact_updates = _Write("update", "Contact")
+        upserts = _Write("upsert", mapping.object, external_id_field=mapping.external_id)
+        seen: set[str] = set()
+        for work in works:
+            if mapping.external_id:
+                record, key = self._upsert_record(work)
+                if key.lower() in seen:
+                    work.deferred = True
+                    continue
+                seen.add(key.lower())
+                upserts.add(work, record)
+                continue
+            value = self._match_value(work) if mapping.match_on else ""
+            if not value:
+                creates.add(work, dict(work.payload))
+                continue
+            if value.lower() in seen:
+                work.deferred = True
+                continue
+            seen.add(value.lower())
+            match = matches.get(value.lower())
+            if match is None:
+                creates.add(work, dict(work.payload))
+                continue
+            data = self._update_body(work, match)
+            if not data:
+                _keep(
+                    work,
+                    salesforce_object=match.sobject,
+                    salesforce_id=match.record_id,
+                    salesforce_action="updated",
+                )
+                continue
+            target = updates if match.sobject.lower() == mapping.object.lower() else contact_updates
+            target.add(work, {**data, "Id": match.record_id})
+        return [write for write in (creates, updates, contact_updates, upserts) if write.records]
+
+    def _upsert_record(self, work: _Work) -> tuple[dict[str, Any], str]:
+        external_field = self.mapping.external_id or ""
+        body = dict(work.payload)
+        mapped = body.pop(external_field, None)
+        # Case-insensitive API names: drop any other spelling of the key field from the body.
+        for name in [name for name in body if name.lower() == external_field.lower()]:
+            mapped = mapped or body.pop(name)
+        value = str(mapped) if not _blank(mapped) else str(work.entry.idempotency_token)
+        return {**body, external_field: value}, value
+
+    def _update_body(self, work: _Work, match: _Match) -> dict[str, Any]:
+        data = dict(work.payload)
+        if match.sobject.lower() != self.mapping.object.lower():
+            # Followed a converted lead to its contact: send only what the Contact has, and
+            # not the Lead's record type.
+            data.pop("RecordTypeId", None)
+            data = writable_fields(data, self.client.describe(match.sobject), for_update=True)
+        data.pop("Id", None)
+        return data
+
+    def _records_written(self, write: _Write, results: Sequence[RecordResult]) -> None:
+        for work, result in zip(write.works, results, strict=True):
+            if result.success and result.id:
+                _keep(
+                    work,
+                    salesforce_object=write.sobject,
+                    salesforce_id=result.id,
+                    salesforce_action=write.action(result),
+                )
+                continue
+            error = _result_error(result)
+            if write.operation == "update" and isinstance(error, ConvertedLead | NotFound):
+                # Converted or deleted since the look-up: the next attempt looks again (and
+                # follows the conversion, or creates a new record).
+                error = TransientError(error.message, error_code=error.error_code)
+            _settle(work, error)
+
+    # -- campaign members ---------------------------------------------------------------
+
+    def _plan_members(
+        self,
+        works: list[_Work],
+        writes: list[_Write],
+        campaign_id: str,
+        converted: Mapping[str, str],
+    ) -> _Write | None:
+        """One collection of campaign members: for records known, by Id; for the records
+        this call writes, by reference to their results (a failed write fails its member)."""
+        if not campaign_id:
+            return None
+        members = _Write("create", "CampaignMember")
+        status = self.mapping.campaign.member_status if self.mapping.campaign else None
+        written = {
+            id(work): (write_index, record_index, write.sobject)
+            for write_index, write in enumerate(writes)
+            for record_index, work in enumerate(write.works)
+        }
+        for work in works:
+            entry = work.entry
+            if work.settled or work.deferred or entry.campaign_member_id:
+                continue
+            if id(work) in written:
+                write_index, record_index, sobject = written[id(work)]
+                record_id = collection_reference(write_index, record_index)
+            elif entry.salesforce_id:
+                sobject, record_id = entry.salesforce_object, entry.salesforce_id
+                # A lead converted since it was written joins the campaign as its contact.
+                if sobject.lower() == "lead" and converted.get(record_id):
+                    sobject, record_id = "Contact", converted[record_id]
+            else:
+                continue
+            member_field = _member_field(sobject)
+            if member_field is None:
+                _settle(
+                    work,
+                    DeliveryRejected(
+                        "CAMPAIGN_NOT_APPLICABLE",
+                        f"Only Leads and Contacts can join a campaign, not {sobject}.",
+                        ["CampaignId"],
+                    ),
+                )
+                continue
+            record: dict[str, Any] = {"CampaignId": campaign_id, member_field: record_id}
+            if status:
+                record["Status"] = status
+            members.add(work, record)
+        return members if members.records else None
+
+    def _members_written(self, write: _Write, results: Sequence[RecordResult]) -> list[_Work]:
+        """Record the members added; returns the entries that were already members."""
+        duplicates: list[_Work] = []
+        for work, result in zip(write.works, results, strict=True):
+            if work.settled:
+                continue  # its record was not written; the member failed with it
+            if result.success and result.id:
+                _keep(work, campaign_member_id=result.id)
+                continue
+            error = _result_error(result)
+            if isinstance(error, DuplicateValue):
+                # "Already a campaign member.": the membership we want exists.
+                duplicates.append(work)
+                continue
+            if isinstance(error, ConvertedLead):
+                # Converted since the look-up: the next attempt adds the contact instead.
+                error = TransientError(error.message, error_code=error.error_code)
+            _settle(work, error)
+        return duplicates
+
+    def _find_members(self, works: list[_Work], campaign_id: str) -> None:
+        """The existing memberships' Ids for entries that were already members (one query)."""
+        ids = sorted({work.entry.salesforce_id for work in works})
+        found: dict[str, str] = {}
+        for batch in soql_in_batches(ids, max_chars=LOOKUP_MAX_CHARS // 2):
+            in_list = ", ".join(batch)
+            soql = (
+                "SELECT Id, LeadId, ContactId FROM CampaignMember "  # noqa: S608
+                f"WHERE CampaignId = {soql_quote(campaign_id)} "
+                f"AND (LeadId IN ({in_list}) OR ContactId IN ({in_list}))"
+            )
+            for record in self.client.query_iter(soql):
+                for name in ("LeadId", "ContactId"):
+                    if record.get(name):
+                        found.setdefault(str(record[name]), str(record["Id"]))
+        for work in works:
+            member_id = found.get(work.entry.salesforce_id, "")
+            if member_id:
+                _keep(work, campaign_member_id=member_id)
+            work.member_done = True
+
+
+def _condition(name: str, value: str) -> str:
+    return f"{soql_identifier(name)} = {soql_quote(value)}"
+
+
+def _result_error(result: RecordResult) -> ApiError:
+    if result.errors:
+        return result.errors[0]
+    return ApiError("Salesforce reported a failure without an error.", error_code="UNKNOWN")
+
+
+def _field_value(record: Mapping[str, Any], name: str) -> Any:
+    """``record[name]``, matching the name case-insensitively (answers use canonical case)."""
+    if name in record:
+        return record[name]
+    lowered = name.lower()
+    return next((value for key, value in record.items() if key.lower() == lowered), None)
+
+
+# --- campaign --------------------------------------------------------------------------------
+
+
+def _cached_campaign_id(client: SalesforceClient, mapping: FormMapping) -> str | None:
+    """The mapping's campaign Id ("" without a campaign), or None when it must be looked up."""
+    campaign = mapping.campaign
+    if campaign is None:
+        return ""
+    if campaign.id:
+        return campaign.id
+    with _campaign_cache_lock:
+        cached = _campaign_cache.get((client.connection_key, campaign.name or ""))
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
     return None
 
 
-def _update_match(
-    client: SalesforceClient, mapping: FormMapping, match: _Match, payload: dict[str, Any]
-) -> Target:
-    data = dict(payload)
-    if match.sobject.lower() != mapping.object.lower():
-        # Followed a converted lead to its contact: send only what the Contact has, and not the
-        # Lead's record type.
-        data.pop("RecordTypeId", None)
-        data = writable_fields(data, client.describe(match.sobject), for_update=True)
-    data.pop("Id", None)
-    try:
-        if data:
-            client.update(match.sobject, match.record_id, data)
-    except (ConvertedLead, NotFound) as error:
-        # Converted or deleted between our look-up and the update: the next attempt looks
-        # again (and follows the conversion, or creates a new record).
-        raise TransientError(error.message, error_code=error.error_code) from error
-    return Target(match.sobject, match.record_id, "updated")
+def _campaign_soql(name: str) -> str:
+    return (
+        "SELECT Id FROM Campaign WHERE Name = "  # noqa: S608 - literal from soql_quote
+        f"{soql_quote(name)} AND IsActive = true ORDER BY CreatedDate LIMIT 1"
+    )
 
 
-def _create_once(
-    client: SalesforceClient,
-    entry: OutboxEntry,
-    token: str,
-    sobject: str,
-    payload: dict[str, Any],
-    describe: Mapping[str, Any],
-    *,
-    lookup: bool,
-) -> Target:
-    """Create the record unless an earlier attempt already did (see the module docstring)."""
-    if lookup and entry.create_sent_at is not None:
-        found = _find_created(client, entry, sobject, payload, describe)
-        if found:
-            return Target(sobject, found, "created")
-    _save(entry, token, create_sent_at=timezone.now())
-    try:
-        record_id = client.create(sobject, payload)
-    except OutcomeUnknown:
-        if not lookup:
-            raise  # match_on: the next attempt's look-up finds what this one created
-        found = _find_created(client, entry, sobject, payload, describe)
-        if found:
-            return Target(sobject, found, "created")
-        raise
-    return Target(sobject, record_id, "created")
-
-
-def _find_created(
-    client: SalesforceClient,
-    entry: OutboxEntry,
-    sobject: str,
-    payload: Mapping[str, Any],
-    describe: Mapping[str, Any],
+def _store_campaign_id(
+    client: SalesforceClient, mapping: FormMapping, page: Mapping[str, Any]
 ) -> str:
-    """The Id of the record an earlier create of this entry made, or "" if none landed."""
-    types = {
-        str(item["name"]).lower(): str(item.get("type"))
-        for item in describe.get("fields") or []
-        if item.get("filterable", True)
-    }
-    conditions = [
-        f"{soql_identifier(name)} = {soql_quote(value)}"
-        for name, value in payload.items()
-        if types.get(name.lower()) in LOOKUP_FIELD_TYPES
-        and isinstance(value, str)
-        and 0 < len(value) <= LOOKUP_MAX_VALUE_LENGTH
-    ]
-    if not conditions:
+    name = mapping.campaign.name if mapping.campaign else ""
+    records = page.get("records") or []
+    if not records:
         raise DeliveryRejected(
-            "OUTCOME_UNKNOWN",
-            "Salesforce's answer to the create was lost and the record cannot be looked up "
-            "(the mapping sends no filterable text field). Check the org, then retry.",
+            "CAMPAIGN_NOT_FOUND",
+            f"No active campaign named {name!r} in the connected org.",
+            ["CampaignId"],
         )
-    since = (entry.create_sent_at or timezone.now()) - CREATE_LOOKUP_SKEW
-    since_literal = since.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    soql = (
-        f"SELECT Id FROM {soql_identifier(sobject)} WHERE "  # noqa: S608
-        + " AND ".join(conditions)
-        + f" AND CreatedDate >= {since_literal} ORDER BY CreatedDate ASC LIMIT 20"
-    )
-    candidates = [str(record["Id"]) for record in client.query(soql).get("records") or []]
-    if not candidates:
-        return ""
-    taken = set(
-        OutboxEntry.objects.filter(salesforce_id__in=candidates)
-        .exclude(pk=entry.pk)
-        .values_list("salesforce_id", flat=True)
-    )
-    for candidate in candidates:
-        if candidate not in taken:
-            return candidate
-    return ""
+    campaign_id = str(records[0]["Id"])
+    with _campaign_cache_lock:
+        _campaign_cache[(client.connection_key, name or "")] = (
+            time.monotonic() + CAMPAIGN_CACHE_SECONDS,
+            campaign_id,
+        )
+    return campaign_id
+
+
+def _member_field(sobject: str) -> str | None:
+    return {"lead": "LeadId", "contact": "ContactId"}.get(sobject.lower())
 
 
 # --- pausing, resuming, sweeping, retrying ----------------------------------------------------
@@ -708,20 +1131,21 @@ def resume_paused(*, now: datetime.datetime | None = None) -> int:
 
 
 def sweep(
-    *, limit: int = 200, time_budget_seconds: float = TASK_TIME_BUDGET_SECONDS
+    *, limit: int = 1000, time_budget_seconds: float = TASK_TIME_BUDGET_SECONDS
 ) -> SweepResult:
-    """Resume what can be resumed, then deliver due entries until ``limit`` or the time budget.
+    """Resume what can be resumed, then deliver due entries in batches until ``limit`` entries
+    were taken or the time budget is spent.
 
     Safe to run in several workers at once: every entry is claimed before it is delivered.
     """
     result = SweepResult(resumed=resume_paused())
     deadline = time.monotonic() + time_budget_seconds
-    for entry_id, token in claim_due(limit):
-        if time.monotonic() > deadline:
-            # Out of time: hand the claimed entry straight back for the next sweep.
-            CLAIM.release(_entry(entry_id), token)
-            continue
-        result.record(deliver_claimed(entry_id, token))
+    while result.attempted < limit and time.monotonic() < deadline:
+        claims = claim_due(min(batch_size(), limit - result.attempted))
+        if not claims:
+            break
+        for state in deliver_batch(claims):
+            result.record(state)
     return result
 
 
@@ -736,18 +1160,20 @@ def drain(
     """Deliver due entries, then keep looking for new ones until ``watch_until`` (epoch seconds).
 
     The task a coalesced wake-up runs (see ``outbox.wakeups.enqueue_delivery``): every entry
-    committed before ``watch_until`` is delivered by this call, or by a later one. Entries
-    are claimed one at a time so that drains running in several workers share a backlog.
-    Started after ``watch_until`` (a queue that was behind), it delivers what is due and returns
-    without waiting. Paused entries are left to the sweeper, which resumes them.
+    committed before ``watch_until`` is delivered by this call, or by a later one. Each pass
+    takes whatever is due, up to ``OUTBOX_BATCH_SIZE``, as one batch: a lone submission goes at
+    once as a batch of one, a burst in batches of many; drains running in several workers share
+    a backlog batch by batch. Started after ``watch_until`` (a queue that was behind), it
+    delivers what is due and returns without waiting. Paused entries are left to the sweeper,
+    which resumes them.
     """
     result = SweepResult()
     deadline = time.monotonic() + time_budget_seconds
     while time.monotonic() < deadline:
-        claims = claim_due(1)
+        claims = claim_due(batch_size())
         if claims:
-            [(entry_id, token)] = claims
-            result.record(deliver_claimed(entry_id, token))
+            for state in deliver_batch(claims):
+                result.record(state)
             continue
         remaining = watch_until - wall_clock()
         if remaining <= 0:
