@@ -1,4 +1,4 @@
-"""The app's models and its one initial migration agree."""
+"""The app's models and its migrations agree; 0001_initial (released in 0.1.0) stays first."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ def test_the_models_need_no_new_migration() -> None:
     assert "No changes detected" in out.getvalue()
 
 
-def test_there_is_one_initial_migration() -> None:
+def test_there_is_one_initial_migration_and_it_comes_first() -> None:
     folder = Path(wagtail_salesforce.__file__).parent / "migrations"
-    assert sorted(path.name for path in folder.glob("0*.py")) == ["0001_initial.py"]
+    names = sorted(path.name for path in folder.glob("0*.py"))
+    assert names[0] == "0001_initial.py"
+    assert [name for name in names if "initial" in name] == ["0001_initial.py"]

@@ -380,3 +380,97 @@ def test_client_metadata_reports_an_unknown_object_and_reads_campaigns(custom_or
     assert metadata.campaign(name="Autumn Webinar")["IsActive"] is True
     campaign_id = metadata.campaign(name="Autumn Webinar")["Id"]
     assert metadata.campaign_member_statuses(campaign_id) == ["Sent", "Responded"]
+
+
+# --- keeping history ---------------------------------------------------------------------------
+
+
+def test_history_rules_and_an_activity_that_fit_the_org_have_no_issues(
+    engine_metadata: EngineOrgMetadata,
+):
+    text = form_config(
+        **{
+            'Description: {template: "{message}"}': (
+                'Description: {template: "{message}", on_update: append}'
+            ),
+            "LastName: {from: last_name}": "LastName: {from: last_name, on_update: keep}",
+            "    fields:\n": '    activity: {subject: "Form: {label}"}\n    fields:\n',
+        }
+    )
+    assert check(text, engine_metadata) == []
+
+
+def test_append_on_a_field_that_is_not_text_is_an_error(engine_metadata: EngineOrgMetadata):
+    text = form_config(**{"Score__c: {value: 4.5}": "Score__c: {value: 4.5, on_update: append}"})
+    assert check(text, engine_metadata) == [
+        "18: forms.contact-us.fields.Score__c.on_update: append adds text, but Lead.Score__c is "
+        "a double field (use on_update: keep or overwrite)"
+    ]
+
+
+def test_on_update_on_a_mapping_that_never_updates_is_a_warning(
+    engine_metadata: EngineOrgMetadata,
+):
+    text = form_config(
+        **{
+            "    match_on: Email\n": "",
+            "    external_id: Submission_Id__c\n": "",
+            "LastName: {from: last_name}": "LastName: {from: last_name, on_update: keep}",
+        }
+    )
+    issues = check_against_org(loads(text, "salesforce.yaml"), engine_metadata)
+    assert [(issue.path, issue.severity) for issue in issues] == [
+        ("forms.contact-us.fields.LastName.on_update", WARNING)
+    ]
+    assert "only creates records" in issues[0].message
+
+
+def test_on_update_on_a_field_that_cannot_be_updated_is_an_error(
+    engine_metadata: EngineOrgMetadata,
+):
+    text = form_config(
+        **{"LeadSource: {value: Web}": "Legacy_Code__c: {value: A1, on_update: keep}"}
+    )
+    assert check(text, engine_metadata) == [
+        "14: forms.contact-us.fields.Legacy_Code__c: Lead.Legacy_Code__c is not updateable, but "
+        "with match_on a submission may update an existing record"
+    ]
+
+
+class _TaskChanged(EngineOrgMetadata):
+    """The sandbox org with its Task describe replaced by ``task`` (None: no Task object)."""
+
+    task: Any = None
+
+    def describe(self, sobject: str) -> dict[str, Any] | None:
+        return self.task if sobject == "Task" else super().describe(sobject)
+
+
+def activity_config() -> str:
+    return form_config(**{"    fields:\n": "    activity: true\n    fields:\n"})
+
+
+def test_an_activity_needs_the_task_object(engine_metadata: EngineOrgMetadata):
+    metadata = _TaskChanged(engine_metadata.org)
+    assert check(activity_config(), metadata) == [
+        "10: forms.contact-us.activity: the org has no Task object, so no activity can be "
+        "recorded (turn on activities in Salesforce, or remove 'activity')"
+    ]
+
+
+def test_an_activity_needs_tasks_the_user_may_create_with_a_completed_status(
+    engine_metadata: EngineOrgMetadata,
+):
+    metadata = _TaskChanged(engine_metadata.org)
+    task = dict(engine_metadata.describe("Task") or {})
+    fields = [dict(field) for field in task["fields"]]
+    for field in fields:
+        if field["name"] == "Status":
+            field["picklistValues"] = [{"value": "Open", "active": True}]
+    metadata.task = {**task, "createable": False, "fields": fields}
+    assert check(activity_config(), metadata) == [
+        "10: forms.contact-us.activity: Task records cannot be created by this user (give the "
+        "connected user the 'Edit Tasks' permission)",
+        "10: forms.contact-us.activity: Task.Status has no value 'Completed' (it has: Open) (add "
+        "the 'Completed' task status in Salesforce's Setup)",
+    ]

@@ -16,6 +16,7 @@ from wagtail_salesforce import conf
 from .errors import ConfigError, ConfigIssue
 from .loader import MAX_ALIAS_EXPANSION, load_config, loads, schema, validate_files
 from .model import (
+    Activity,
     CampaignRef,
     Conflict,
     Constant,
@@ -24,6 +25,7 @@ from .model import (
     FormMapping,
     From,
     Location,
+    OnUpdate,
     SalesforceConfig,
     SpamLimits,
     SyncConfig,
@@ -33,6 +35,7 @@ from .model import (
 
 __all__ = [
     "MAX_ALIAS_EXPANSION",
+    "Activity",
     "CampaignRef",
     "ConfigError",
     "ConfigIssue",
@@ -43,6 +46,7 @@ __all__ = [
     "FormMapping",
     "From",
     "Location",
+    "OnUpdate",
     "SalesforceConfig",
     "SpamLimits",
     "SyncConfig",

@@ -28,6 +28,8 @@ from wagtail_salesforce import conf
 
 from .errors import ConfigError, ConfigIssue, did_you_mean, dotted
 from .model import (
+    DEFAULT_ACTIVITY_SUBJECT,
+    Activity,
     CampaignRef,
     Conflict,
     Constant,
@@ -36,6 +38,7 @@ from .model import (
     FormMapping,
     From,
     Location,
+    OnUpdate,
     SalesforceConfig,
     SpamLimits,
     SyncConfig,
@@ -54,6 +57,8 @@ _ID_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _SYNC_RULE_KEYS = ("direction", "conflict")
 # CampaignMember links a campaign to a Lead or a Contact only.
 CAMPAIGN_OBJECTS = frozenset({"Lead", "Contact"})
+# A Task's WhoId names a Lead or a Contact only.
+ACTIVITY_OBJECTS = frozenset({"Lead", "Contact"})
 
 # libyaml's parser when available (several times faster); the pure-Python one otherwise.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -520,6 +525,36 @@ def _check_form(issue: Any, path: Path_, form: Mapping[str, Any]) -> None:
             if problem:
                 issue((*path, "fields", name, "template"), problem)
     match_on = form.get("match_on")
+    for name, source in fields.items():
+        on_update = source.get("on_update") if isinstance(source, dict) else None
+        if on_update is None:
+            continue
+        if name == match_on and on_update == "append":
+            issue(
+                (*path, "fields", name, "on_update"),
+                f"'{name}' is the match_on field: appending to it would change the value "
+                "records are found by",
+                "remove on_update here, or use keep",
+            )
+        elif name == form.get("external_id"):
+            issue(
+                (*path, "fields", name, "on_update"),
+                f"'{name}' is the external_id field: it identifies the record and is never updated",
+                "remove on_update here",
+            )
+    activity = form.get("activity")
+    sobject = form.get("object")
+    wants_activity = activity is not None and activity is not False
+    if wants_activity and isinstance(sobject, str) and sobject not in ACTIVITY_OBJECTS:
+        issue(
+            (*path, "activity"),
+            f"a Task can be recorded on a Lead or a Contact only, not on {sobject}",
+            "remove 'activity', or map the form to Lead or Contact",
+        )
+    if isinstance(activity, dict) and isinstance(activity.get("subject"), str):
+        _names, problem = template_names(activity["subject"])
+        if problem:
+            issue((*path, "activity", "subject"), problem)
     if isinstance(match_on, str) and fields and match_on not in fields:
         issue(
             (*path, "match_on"),
@@ -532,7 +567,6 @@ def _check_form(issue: Any, path: Path_, form: Mapping[str, Any]) -> None:
             "give either 'record_type' or a RecordTypeId field, not both",
         )
     campaign = form.get("campaign")
-    sobject = form.get("object")
     if isinstance(campaign, dict) and isinstance(sobject, str) and sobject not in CAMPAIGN_OBJECTS:
         issue(
             (*path, "campaign"),
@@ -635,6 +669,17 @@ def _field_source(spec: Mapping[str, Any]) -> FieldSource:
     return Template(spec["template"], tuple(names))
 
 
+def _activity(spec: Any) -> Activity | None:
+    """``activity: true`` or ``activity: {subject: ...}``; None when absent or false."""
+    if spec is None or spec is False:
+        return None
+    subject = spec.get("subject", DEFAULT_ACTIVITY_SUBJECT) if isinstance(spec, dict) else None
+    if subject is None:
+        return Activity()
+    names, _problem = template_names(subject)
+    return Activity(Template(subject, tuple(names)))
+
+
 def _build_form(file: str, data: Any, key: str, form: Mapping[str, Any]) -> FormMapping:
     campaign = form.get("campaign")
     return FormMapping(
@@ -655,6 +700,14 @@ def _build_form(file: str, data: Any, key: str, form: Mapping[str, Any]) -> Form
         fields=MappingProxyType(
             {name: _field_source(spec) for name, spec in form["fields"].items()}
         ),
+        on_update=MappingProxyType(
+            {
+                name: OnUpdate(spec["on_update"])
+                for name, spec in form["fields"].items()
+                if "on_update" in spec
+            }
+        ),
+        activity=_activity(form.get("activity")),
         location=_location(file, data, ("forms", key)),
     )
 

@@ -32,6 +32,14 @@ class Conflict(StrEnum):
     SALESFORCE_UNLESS_BLANK = "salesforce_unless_blank"
 
 
+class OnUpdate(StrEnum):
+    """What an update of an existing record does with a mapped field."""
+
+    OVERWRITE = "overwrite"
+    KEEP = "keep"
+    APPEND = "append"
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a config value was written (1-based line and column)."""
@@ -73,14 +81,15 @@ class Template:
     def render(self, values: Mapping[str, Any]) -> str:
         """Fill the placeholders: a missing or None value becomes "", a list (checkboxes) is
         joined with ", "."""
-        return self.template.format_map({name: _as_text(values.get(name)) for name in self.names})
+        return self.template.format_map({name: as_text(values.get(name)) for name in self.names})
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A form value as text: None is "", a list (checkboxes) is joined with ", "."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
-        return ", ".join(_as_text(item) for item in value)
+        return ", ".join(as_text(item) for item in value)
     return str(value)
 
 
@@ -107,6 +116,21 @@ class SpamLimits:
     verification: bool | None = None
 
 
+DEFAULT_ACTIVITY_SUBJECT = "Form: {label}"
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Each submission is also recorded as a completed Task on the record (``activity:``).
+
+    ``subject`` is a template over the form's clean names plus ``label`` (the mapping's label).
+    """
+
+    subject: Template = field(
+        default_factory=lambda: Template(DEFAULT_ACTIVITY_SUBJECT, ("label",))
+    )
+
+
 @dataclass(frozen=True)
 class FormMapping:
     key: str
@@ -118,6 +142,10 @@ class FormMapping:
     match_on: str | None = None
     external_id: str | None = None
     spam: SpamLimits = field(default_factory=SpamLimits)
+    # Salesforce field -> the ``on_update`` written for it; a field not listed takes the default
+    # its describe implies (see ``outbox.history``), so this holds only what the YAML says.
+    on_update: Mapping[str, OnUpdate] = field(default_factory=lambda: MappingProxyType({}))
+    activity: Activity | None = None
     location: Location | None = field(default=None, compare=False)
 
     def feeding(self, form_field_name: str) -> list[tuple[str, From]]:

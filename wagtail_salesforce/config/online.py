@@ -17,7 +17,7 @@ from wagtail_salesforce.client import SalesforceClient, soql_quote
 from wagtail_salesforce.exceptions import NotFound
 
 from .errors import ERROR, WARNING, ConfigIssue, did_you_mean
-from .model import Constant, FormMapping, From, SalesforceConfig, Scalar, Template
+from .model import Constant, FormMapping, From, OnUpdate, SalesforceConfig, Scalar, Template
 
 # Field types a template (which always makes text) may fill.
 TEXT_TYPES = frozenset(
@@ -27,6 +27,11 @@ NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+# Field types ``on_update: append`` can add a dated block of text to.
+APPENDABLE_TYPES = frozenset({"string", "textarea"})
+# The Task fields an ``activity:`` writes, and the status it is recorded with.
+ACTIVITY_TASK_FIELDS = ("WhoId", "Subject", "Status", "ActivityDate", "Description")
+ACTIVITY_STATUS = "Completed"
 
 
 class OrgMetadata(Protocol):
@@ -168,6 +173,7 @@ class _Checker:
                     f"a template makes text, but {form.object}.{name} is a {field.get('type')} "
                     "field",
                 )
+            self.check_on_update(path, form, field, may_update)
         filled = set(form.fields)
         if form.record_type:
             filled.add("RecordTypeId")
@@ -198,6 +204,60 @@ class _Checker:
                 )
         if form.campaign is not None:
             self.check_campaign(f"{base}.campaign", form)
+        if form.activity is not None:
+            self.check_activity(f"{base}.activity")
+
+    def check_on_update(
+        self, path: str, form: FormMapping, field: Mapping[str, Any], may_update: bool
+    ) -> None:
+        name = field["name"]
+        on_update = form.on_update.get(name)
+        if on_update is None:
+            return
+        if not may_update:
+            self.issue(
+                f"{path}.on_update",
+                "on_update has no effect: this mapping only creates records",
+                "add match_on (e.g. match_on: Email) or external_id, or remove on_update",
+                WARNING,
+            )
+        if on_update is OnUpdate.APPEND and field.get("type") not in APPENDABLE_TYPES:
+            self.issue(
+                f"{path}.on_update",
+                f"append adds text, but {form.object}.{name} is a {field.get('type')} field",
+                "use on_update: keep or overwrite",
+            )
+
+    def check_activity(self, path: str) -> None:
+        describe = self.describe("Task")
+        if describe is None:
+            self.issue(
+                path,
+                "the org has no Task object, so no activity can be recorded",
+                "turn on activities in Salesforce, or remove 'activity'",
+            )
+            return
+        if describe.get("createable") is False:
+            self.issue(
+                path,
+                "Task records cannot be created by this user",
+                "give the connected user the 'Edit Tasks' permission",
+            )
+        fields = {f["name"]: f for f in describe.get("fields") or []}
+        for name in ACTIVITY_TASK_FIELDS:
+            field = fields.get(name)
+            if field is None:
+                self.issue(path, f"the org's Task object has no field {name}")
+            elif not field.get("createable"):
+                self.issue(path, f"Task.{name} is not createable (read-only for this user)")
+        status = fields.get("Status")
+        values = _picklist_values(status) if status else []
+        if values and ACTIVITY_STATUS not in values:
+            self.issue(
+                path,
+                f"Task.Status has no value '{ACTIVITY_STATUS}' (it has: {', '.join(values)})",
+                f"add the '{ACTIVITY_STATUS}' task status in Salesforce's Setup",
+            )
 
     def check_record_type(
         self, path: str, sobject: str, describe: Mapping[str, Any], developer_name: str

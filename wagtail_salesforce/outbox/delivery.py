@@ -76,6 +76,7 @@ from wagtail_salesforce.exceptions import (
 )
 from wagtail_salesforce.observability import bind_correlation_id, get_logger, personal, untrusted
 
+from .history import activity_task, fields_to_read, update_body
 from .models import DELIVERABLE_STATES, OutboxEntry, OutboxState
 
 logger = get_logger(__name__)
@@ -564,6 +565,8 @@ def _blank(value: Any) -> bool:
 class _Match:
     sobject: str
     record_id: str
+    # The matched record's values of the fields kept or appended to (None: not read).
+    current: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -602,12 +605,14 @@ class _Batch:
         self.client = client
         self.mapping = mapping
         self.describe = describe
+        # The fields an update keeps or appends to: their current values are read first.
+        self.to_read = fields_to_read(mapping, describe)
 
     # -- a round ------------------------------------------------------------------------
 
     def run(self, works: list[_Work]) -> None:
-        """Look up, write and add campaign members for ``works``; settles every entry it
-        finishes. Raises OutcomeUnknown when the write call's answer was lost."""
+        """Look up, write, add campaign members and record activities for ``works``; settles
+        every entry it finishes. Raises OutcomeUnknown when the write call's answer was lost."""
         for work in works:
             work.deferred = False
         mapping = self.mapping
@@ -618,16 +623,24 @@ class _Batch:
                 (mapping.campaign.name if mapping.campaign else "") or ""
             )
         needs_record = [work for work in works if not work.entry.salesforce_id]
-        matching = [
-            work
-            for work in needs_record
-            if mapping.match_on and not mapping.external_id and self._match_value(work)
-        ]
-        match_values = {
-            self._match_value(work).lower(): self._match_value(work) for work in matching
-        }
-        for number, soql in enumerate(self._match_queries(list(match_values.values()))):
-            queries[f"match{number}"] = soql
+        if mapping.external_id:
+            lost_tasks = mapping.activity is not None and any(
+                work.entry.activity_sent_at for work in needs_record
+            )
+            # The record an upsert would update: for the history it keeps, and to find the
+            # Task an earlier attempt may have recorded on it.
+            if self.to_read or lost_tasks:
+                keys = sorted({self._upsert_record(work)[1] for work in needs_record})
+                for number, soql in enumerate(self._current_queries(keys)):
+                    queries[f"current{number}"] = soql
+        elif mapping.match_on:
+            values = {
+                self._match_value(work).lower(): self._match_value(work)
+                for work in needs_record
+                if self._match_value(work)
+            }
+            for number, soql in enumerate(self._match_queries(list(values.values()))):
+                queries[f"match{number}"] = soql
         lost_creates = [
             work
             for work in needs_record
@@ -648,8 +661,10 @@ class _Batch:
                 for work in works
                 if work.entry.salesforce_id
                 and work.entry.salesforce_object.lower() == "lead"
-                and mapping.campaign is not None
-                and not work.entry.campaign_member_id
+                and (
+                    (mapping.campaign is not None and not work.entry.campaign_member_id)
+                    or (mapping.activity is not None and not work.entry.activity_task_id)
+                )
             }
         )
         for number, batch in enumerate(soql_in_batches(known_leads, max_chars=LOOKUP_MAX_CHARS)):
@@ -658,10 +673,11 @@ class _Batch:
                 f"WHERE Id IN ({', '.join(batch)})"
             )
 
-        pages = self.client.composite_query(queries) if queries else {}
+        pages = self._query(queries)
         if campaign_id is None:
             campaign_id = _store_campaign_id(self.client, mapping, pages["campaign"])
         matches = self._matches(pages)
+        currents = self._currents(pages)
         converted = {
             str(record["Id"]): str(record.get("ConvertedContactId") or "")
             for reference, page in pages.items()
@@ -672,21 +688,25 @@ class _Batch:
         self._resolve_lost_creates(lost_creates, created_conditions, pages)
 
         writes = self._plan_writes(
-            [w for w in needs_record if not (w.settled or w.entry.salesforce_id)], matches
+            [w for w in needs_record if not (w.settled or w.entry.salesforce_id)],
+            matches,
+            currents,
         )
+        self._resolve_lost_tasks(works, self._existing_targets(works, writes, currents), converted)
         now = timezone.now()
         for write in writes:
-            if write.operation != "create":
-                continue
-            # Committed before the create is sent: whoever delivers next looks it up first.
-            for work, record in list(zip(write.works, write.records, strict=True)):
-                if not _keep(work, create_sent_at=now):
-                    write.works.remove(work)
-                    write.records.remove(record)
+            if write.operation == "create":
+                # Committed before the create is sent: whoever delivers next looks it up first.
+                _commit_sent(write, create_sent_at=now)
         writes = [write for write in writes if write.records]
         members = self._plan_members(works, writes, campaign_id or "", converted)
         if members is not None:
             writes.append(members)
+        tasks = self._plan_tasks(works, writes, converted)
+        if tasks is not None:
+            _commit_sent(tasks, activity_sent_at=now)
+            if tasks.records:
+                writes.append(tasks)
         results = (
             self.client.composite_writes([write.collection() for write in writes]) if writes else []
         )
@@ -694,6 +714,8 @@ class _Batch:
         for write, write_results in zip(writes, results, strict=True):
             if write is members:
                 duplicates = self._members_written(write, write_results)
+            elif write is tasks:
+                self._tasks_written(write, write_results)
             else:
                 self._records_written(write, write_results)
         if duplicates:
@@ -704,7 +726,16 @@ class _Batch:
                 continue
             if campaign_id and not (entry.campaign_member_id or work.member_done):
                 continue
+            if mapping.activity is not None and not entry.activity_task_id:
+                continue
             _settle(work)
+
+    def _query(self, queries: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """The round's look-ups in one call: a lone query as it is, several in /composite."""
+        if len(queries) == 1:
+            [(reference, soql)] = queries.items()
+            return {reference: self.client.query(soql)}
+        return self.client.composite_query(queries) if queries else {}
 
     # -- look-ups -----------------------------------------------------------------------
 
@@ -724,7 +755,7 @@ class _Batch:
         names = ["Id", match_field]
         if self._is_lead():
             names += ["IsConverted", "ConvertedContactId"]
-        select = soql_field_list(names)
+        select = soql_field_list(_distinct([*names, *self.to_read]))
         return [
             f"SELECT {select} FROM {sobject} WHERE {match_field} "  # noqa: S608
             f"IN ({', '.join(batch)}) ORDER BY CreatedDate ASC"
@@ -745,16 +776,40 @@ class _Batch:
         matches: dict[str, _Match] = {}
         for key, records in found.items():
             if not self._is_lead():
-                matches[key] = _Match(self.mapping.object, str(records[0]["Id"]))
+                matches[key] = _Match(self.mapping.object, str(records[0]["Id"]), records[0])
                 continue
             open_lead = next((r for r in records if not r.get("IsConverted")), None)
             if open_lead is not None:
-                matches[key] = _Match("Lead", str(open_lead["Id"]))
+                matches[key] = _Match("Lead", str(open_lead["Id"]), open_lead)
                 continue
             contact = next((r for r in records if r.get("ConvertedContactId")), None)
             if contact is not None:
                 matches[key] = _Match("Contact", str(contact["ConvertedContactId"]))
         return matches
+
+    def _current_queries(self, keys: list[str]) -> list[str]:
+        """Before upserts that keep history: the records they would update, by external ID."""
+        if not keys:
+            return []
+        sobject = soql_identifier(self.mapping.object)
+        key_field = soql_identifier(self.mapping.external_id or "")
+        select = soql_field_list(_distinct(["Id", key_field, *self.to_read]))
+        return [
+            f"SELECT {select} FROM {sobject} WHERE {key_field} "  # noqa: S608
+            f"IN ({', '.join(batch)})"
+            for batch in soql_in_batches(keys, max_chars=LOOKUP_MAX_CHARS)
+        ]
+
+    def _currents(self, pages: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """External ID (lower-cased) -> the one record an upsert would update (none when
+        several carry it: the upsert fails with MultipleMatches anyway)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for reference, page in pages.items():
+            if reference.startswith("current"):
+                for record in self.client.iter_records(page):
+                    key = str(_field_value(record, self.mapping.external_id or "") or "")
+                    found.setdefault(key.lower(), []).append(record)
+        return {key: records[0] for key, records in found.items() if len(records) == 1}
 
     def _created_conditions(self, payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         """The (field, value) pairs a lost create of ``payload`` is looked up by: every
@@ -865,11 +920,18 @@ class _Batch:
 
     # -- writes -------------------------------------------------------------------------
 
-    def _plan_writes(self, works: list[_Work], matches: Mapping[str, _Match]) -> list[_Write]:
+    def _plan_writes(
+        self,
+        works: list[_Work],
+        matches: Mapping[str, _Match],
+        currents: Mapping[str, Mapping[str, Any]],
+    ) -> list[_Write]:
         """The round's collections: creates, updates (of the mapped object, and of Contacts
-        reached through converted Leads) and upserts. Of several entries with one match (or
-        external ID) value, only the first is written this round."""
+        reached through converted Leads) and upserts, their bodies keeping history
+        (``on_update``). Of several entries with one match (or external ID) value, only the
+        first is written this round."""
         mapping = self.mapping
+        matches = self._with_contact_values(works, matches)
         creates = _Write("create", mapping.object)
         updates = _Write("update", mapping.object)
         contact_updates = _Write("update", "Contact")
@@ -882,6 +944,17 @@ class _Batch:
                     work.deferred = True
                     continue
                 seen.add(key.lower())
+                if self.to_read:
+                    external_field = mapping.external_id or ""
+                    body = update_body(
+                        mapping,
+                        {k: v for k, v in record.items() if k != external_field},
+                        currents.get(key.lower()),
+                        self.describe,
+                        work.entry.created_at,
+                        source_label=mapping.label,
+                    )
+                    record = {**body, external_field: key}
                 upserts.add(work, record)
                 continue
             value = self._match_value(work) if mapping.match_on else ""
@@ -919,13 +992,50 @@ class _Batch:
         value = str(mapped) if not _blank(mapped) else str(work.entry.idempotency_token)
         return {**body, external_field: value}, value
 
+    def _with_contact_values(
+        self, works: list[_Work], matches: Mapping[str, _Match]
+    ) -> dict[str, _Match]:
+        """``matches`` with the current values of the Contacts reached through converted
+        Leads, when history is kept in fields the Contact has (one query for them all)."""
+        wanted = {self._match_value(work).lower() for work in works if self.mapping.match_on}
+        contacts = {
+            match.record_id
+            for key, match in matches.items()
+            if key in wanted and match.current is None and match.sobject.lower() == "contact"
+        }
+        to_read = fields_to_read(self.mapping, self.client.describe("Contact")) if contacts else []
+        if not to_read:
+            return dict(matches)
+        values: dict[str, dict[str, Any]] = {}
+        select = soql_field_list(_distinct(["Id", *to_read]))
+        for batch in soql_in_batches(sorted(contacts), max_chars=LOOKUP_MAX_CHARS):
+            soql = f"SELECT {select} FROM Contact WHERE Id IN ({', '.join(batch)})"  # noqa: S608
+            for record in self.client.query_iter(soql):
+                values[str(record["Id"])] = record
+        return {
+            key: _Match(match.sobject, match.record_id, values.get(match.record_id, {}))
+            if match.record_id in values
+            else match
+            for key, match in matches.items()
+        }
+
     def _update_body(self, work: _Work, match: _Match) -> dict[str, Any]:
         data = dict(work.payload)
+        describe = self.describe
         if match.sobject.lower() != self.mapping.object.lower():
             # Followed a converted lead to its contact: send only what the Contact has, and
             # not the Lead's record type.
             data.pop("RecordTypeId", None)
-            data = writable_fields(data, self.client.describe(match.sobject), for_update=True)
+            describe = self.client.describe(match.sobject)
+            data = writable_fields(data, describe, for_update=True)
+        data = update_body(
+            self.mapping,
+            data,
+            match.current or {},
+            describe,
+            work.entry.created_at,
+            source_label=self.mapping.label,
+        )
         data.pop("Id", None)
         return data
 
@@ -1037,6 +1147,156 @@ class _Batch:
             if member_id:
                 _keep(work, campaign_member_id=member_id)
             work.member_done = True
+
+    # -- activity Tasks -----------------------------------------------------------------
+
+    def _task(self, work: _Work, record_id: str) -> dict[str, Any] | None:
+        entry = work.entry
+        return activity_task(
+            self.mapping, record_id, entry.form_data, work.payload, entry.created_at
+        )
+
+    def _who(self, work: _Work, converted: Mapping[str, str]) -> str:
+        """The known record a Task of ``work`` names: a lead converted since it was written
+        is recorded on its contact."""
+        entry = work.entry
+        if entry.salesforce_object.lower() == "lead" and converted.get(entry.salesforce_id):
+            return converted[entry.salesforce_id]
+        return entry.salesforce_id
+
+    def _existing_targets(
+        self, works: list[_Work], writes: list[_Write], currents: Mapping[str, Mapping[str, Any]]
+    ) -> dict[int, str]:
+        """id(work) -> the existing record the entry is (or is about to be) written to."""
+        targets = {id(work): work.entry.salesforce_id for work in works if work.entry.salesforce_id}
+        for write in writes:
+            for work, record in zip(write.works, write.records, strict=True):
+                if write.operation == "update":
+                    targets[id(work)] = str(record["Id"])
+                elif write.operation == "upsert":
+                    key = str(record.get(self.mapping.external_id or "") or "").lower()
+                    if key in currents:
+                        targets[id(work)] = str(currents[key]["Id"])
+        return targets
+
+    def _resolve_lost_tasks(
+        self, works: list[_Work], targets: Mapping[int, str], converted: Mapping[str, str]
+    ) -> None:
+        """Record the Id of the Task an earlier attempt created (``activity_sent_at`` set): the
+        same record, subject, day and description, not another entry's (one query)."""
+        if self.mapping.activity is None:
+            return
+        lost = [
+            work
+            for work in works
+            if not work.settled
+            and not work.deferred
+            and id(work) in targets
+            and work.entry.activity_sent_at is not None
+            and not work.entry.activity_task_id
+        ]
+        if not lost:
+            return
+        who_ids = sorted(
+            {targets[id(work)] for work in lost} | {self._who(w, converted) for w in lost} - {""}
+        )
+        since = min(work.entry.activity_sent_at or timezone.now() for work in lost)
+        since_literal = (
+            (since - CREATE_LOOKUP_SKEW).astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        candidates: list[dict[str, Any]] = []
+        for batch in soql_in_batches(who_ids, max_chars=LOOKUP_MAX_CHARS):
+            soql = (
+                "SELECT Id, WhoId, Subject, ActivityDate, Description FROM Task "  # noqa: S608
+                f"WHERE WhoId IN ({', '.join(batch)}) AND CreatedDate >= {since_literal} "
+                "ORDER BY CreatedDate ASC"
+            )
+            candidates.extend(self.client.query_iter(soql))
+        taken = set(
+            OutboxEntry.objects.filter(activity_task_id__in=[str(c["Id"]) for c in candidates])
+            .exclude(pk__in=[work.entry.pk for work in lost])
+            .values_list("activity_task_id", flat=True)
+        )
+        for work in lost:
+            task = self._task(work, self._who(work, converted) or targets[id(work)])
+            if task is None:
+                continue
+            whos = {targets[id(work)], str(task["WhoId"])}
+            wanted = str(task.get("Description") or "").strip()
+            for candidate in candidates:
+                task_id = str(candidate["Id"])
+                if (
+                    task_id not in taken
+                    and str(candidate.get("WhoId")) in whos
+                    and candidate.get("Subject") == task["Subject"]
+                    and str(candidate.get("ActivityDate")) == task["ActivityDate"]
+                    and str(candidate.get("Description") or "").strip() == wanted
+                ):
+                    taken.add(task_id)
+                    _keep(work, activity_task_id=task_id)
+                    break
+
+    def _plan_tasks(
+        self, works: list[_Work], writes: list[_Write], converted: Mapping[str, str]
+    ) -> _Write | None:
+        """One collection of the activity Tasks: on known records by Id, on the records this
+        call writes by reference to their results (a failed write fails its Task)."""
+        if self.mapping.activity is None:
+            return None
+        tasks = _Write("create", "Task")
+        written = {
+            id(work): (write_index, record_index)
+            for write_index, write in enumerate(writes)
+            if write.sobject != "CampaignMember"
+            for record_index, work in enumerate(write.works)
+        }
+        for work in works:
+            if work.settled or work.deferred or work.entry.activity_task_id:
+                continue
+            if id(work) in written:
+                record_id = collection_reference(*written[id(work)])
+            elif work.entry.salesforce_id:
+                record_id = self._who(work, converted)
+            else:
+                continue
+            task = self._task(work, record_id)
+            if task is not None:
+                tasks.add(work, task)
+        return tasks if tasks.records else None
+
+    def _tasks_written(self, write: _Write, results: Sequence[RecordResult]) -> None:
+        for work, result in zip(write.works, results, strict=True):
+            if work.settled:
+                continue  # its record was not written; the Task failed with it
+            if result.success and result.id:
+                _keep(work, activity_task_id=result.id)
+                continue
+            error = _result_error(result)
+            if isinstance(error, ConvertedLead):
+                # Converted since the look-up: the next attempt records it on the contact.
+                error = TransientError(error.message, error_code=error.error_code)
+            _settle(work, error)
+
+
+def _distinct(names: Sequence[str]) -> list[str]:
+    """``names`` without repeats (API names are case-insensitive)."""
+    chosen: list[str] = []
+    for name in names:
+        if name.lower() not in {other.lower() for other in chosen}:
+            chosen.append(name)
+    return chosen
+
+
+def _commit_sent(write: _Write, **values: Any) -> None:
+    """Commit ``values`` (when a create is sent) on each entry of ``write`` before it is sent;
+    an entry whose lease was lost is left out of the write."""
+    kept = [
+        (work, record)
+        for work, record in zip(write.works, write.records, strict=True)
+        if _keep(work, **values)
+    ]
+    write.works = [work for work, _record in kept]
+    write.records = [record for _work, record in kept]
 
 
 def _condition(name: str, value: str) -> str:

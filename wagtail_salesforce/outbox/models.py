@@ -166,6 +166,13 @@ class OutboxEntry(models.Model):
     campaign_member_id = models.CharField(
         _("campaign member ID"), max_length=18, blank=True, db_default=""
     )
+    # The Task an ``activity:`` recorded for this submission. ``activity_sent_at`` is committed
+    # just before the Task is created: an attempt that finds it set (and no Id) looks the Task
+    # up before creating one, because the first create may have landed.
+    activity_task_id = models.CharField(
+        _("activity task ID"), max_length=18, blank=True, db_default=""
+    )
+    activity_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)

@@ -454,6 +454,18 @@ class Org:
             first = row[table.column_of["FirstName"]]
             last = row[table.column_of["LastName"]]
             row[table.column_of["Name"]] = " ".join(p for p in (first, last) if p) or None
+        if table.definition.name == "Task":
+            # A closed status (here: Completed) closes the task, as the org's status setup says.
+            row[table.column_of["IsClosed"]] = row[table.column_of["Status"]] == "Completed"
+
+    def _check_task(self, table: _Table, row: list[Any]) -> None:
+        who_id = row[table.column_of["WhoId"]]
+        leads = self._tables["Lead"]
+        lead = leads.rows.get(who_id) if who_id is not None else None
+        if lead is not None and lead[leads.column_of["IsConverted"]]:
+            raise SfApiError(
+                400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", ["WhoId"]
+            )
 
     def _table(self, sobject: str) -> _Table:
         return self._tables[self.sobject_name(sobject)]
@@ -823,6 +835,8 @@ class Org:
         self._check_required(table, row)
         if obj.name == "CampaignMember":
             self._check_campaign_member(table, pending_id, row)
+        if obj.name == "Task":
+            self._check_task(table, row)
         self._check_unique(table, pending_id, row)
         self._check_duplicate_rules(table, pending_id, row)
         self._compute_derived(table, row)
@@ -873,6 +887,8 @@ class Org:
         self._check_required(table, row)
         if obj.name == "CampaignMember":
             self._check_campaign_member(table, full_id, row)
+        if obj.name == "Task":
+            self._check_task(table, row)
         self._check_unique(table, full_id, row)
         self._check_duplicate_rules(table, full_id, row)
         self._compute_derived(table, row)
@@ -1331,6 +1347,8 @@ class Org:
             self._stamp_row(leads, row, created=False)
             leads.put(full_id, row)
             self._persist(leads, full_id)
+            # The lead's activities move to the contact (as Salesforce does).
+            self._move_tasks(full_id, contact_id)
             # The lead's campaign memberships now also name the contact (as Salesforce does).
             members = self._tables["CampaignMember"]
             for member_id in members.indexes[members.column_of["LeadId"]].get(full_id):
@@ -1436,11 +1454,25 @@ class Org:
             self._update(table, full_master, dict(master_values or {}))
             for loser in losers:
                 self._move_campaign_members(sobject, loser, full_master)
+                self._move_tasks(loser, full_master)
                 row = list(table.rows[loser])
                 row[table.column_of["MasterRecordId"]] = full_master
                 table.put(loser, row)
                 self._soft_delete(table, loser)
             return {"id": full_master, "mergedRecordIds": losers, "success": True}
+
+    def _move_tasks(self, from_id: str, to_id: str) -> None:
+        """Re-parent the tasks of a converted or merged record (their WhoId) to ``to_id``."""
+        tasks = self._tables.get("Task")
+        if tasks is None:
+            return  # an org file without activities
+        who = tasks.column_of["WhoId"]
+        for task_id in list(tasks.indexes[who].get(from_id)):
+            task = list(tasks.rows[task_id])
+            task[who] = to_id
+            self._stamp_row(tasks, task, created=False)
+            tasks.put(task_id, task)
+            self._persist(tasks, task_id)
 
     def _move_campaign_members(self, sobject: str, from_id: str, to_id: str) -> None:
         members = self._tables["CampaignMember"]

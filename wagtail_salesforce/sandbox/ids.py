@@ -23,6 +23,7 @@ STANDARD_KEY_PREFIXES: dict[str, str] = {
     "RecordType": "012",
     "Organization": "00D",
     "Lead": "00Q",
+    "Task": "00T",
     "CampaignMember": "00v",
     "CampaignMemberStatus": "01Y",
     "Campaign": "701",

@@ -342,6 +342,46 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
             _f("HasResponded", "Responded", "boolean", default=False),
             _f("SortOrder", "Sort Order", "int", 9),
         ],
+        # An activity. WhoId is polymorphic (a Lead or a Contact); Status and Priority are
+        # required but defaulted on create. Salesforce types Subject as a 255-character
+        # "combobox"; the sandbox's nearest type is string.
+        "Task": [
+            _f("WhoId", "Name ID", "reference", reference_to=("Contact", "Lead")),
+            _f("WhatId", "Related To ID", "reference", reference_to=("Account", "Campaign")),
+            _f("Subject", "Subject", "string", 255),
+            _f("ActivityDate", "Due Date Only", "date"),
+            _f(
+                "Status",
+                "Status",
+                "picklist",
+                default="Not Started",
+                picklist_values=_picklist(
+                    "Not Started",
+                    "In Progress",
+                    "Completed",
+                    "Waiting on someone else",
+                    "Deferred",
+                    default="Not Started",
+                ),
+            ),
+            _f(
+                "Priority",
+                "Priority",
+                "picklist",
+                default="Normal",
+                picklist_values=_picklist("High", "Normal", "Low", default="Normal"),
+            ),
+            _f("Description", "Description", "textarea", 32000),
+            _f("IsClosed", "Closed", "boolean", default=False, **READ_ONLY),
+            _f(
+                "TaskSubtype",
+                "Task Subtype",
+                "picklist",
+                updateable=False,
+                picklist_values=_picklist("Task", "Email", "Call"),
+            ),
+            _owner(),
+        ],
         "RecordType": [
             _f("Name", "Record Type Label", "string", 80, required=True),
             _f("DeveloperName", "Record Type Name", "string", 80, required=True),
@@ -366,6 +406,7 @@ _STANDARD_LABELS = {
     "Campaign": ("Campaign", "Campaigns"),
     "CampaignMember": ("Campaign Member", "Campaign Members"),
     "CampaignMemberStatus": ("Campaign Member Status", "Campaign Member Statuses"),
+    "Task": ("Task", "Tasks"),
     "RecordType": ("Record Type", "Record Types"),
     "User": ("User", "Users"),
 }
