@@ -113,8 +113,10 @@ def test_a_healthy_connected_site_reports_its_figures_and_no_warning(
 
 
 def test_api_usage_warns_from_80_percent_and_is_critical_at_the_limit(
-    site: Site, connection: SalesforceConnection
+    site: Site, connection: SalesforceConnection, settings: Any
 ) -> None:
+    # The org-wide warnings alone: a budget of the whole limit holds nothing back before it.
+    settings.WAGTAIL_SALESFORCE = {**settings.WAGTAIL_SALESFORCE, "API_BUDGET_PERCENT": 100.0}
     _run(site, datetime.timedelta(minutes=1))
     connection.org_api_requests_used = 11_999
     connection.save()
@@ -240,6 +242,50 @@ def test_a_site_without_salesforce_has_nothing_to_warn_about(site: Site) -> None
     health = site_health(site.pk)
     assert health.connection_status == ConnectionStatus.NOT_CONFIGURED
     assert health.ok and health.outbox_backlog == 0
+
+
+def test_the_budget_and_what_it_holds_back_are_reported_and_shown(
+    site: Site, connection: SalesforceConnection
+) -> None:
+    _run(site, datetime.timedelta(minutes=30))  # late, but because the sync yields
+    connection.org_api_requests_used = 7_600  # past the default budget: 50 % of 15,000
+    connection.save()
+    OutboxEntry.objects.create(
+        site=site,
+        mapping_key="landing-lead",
+        form_data={"email": "held@example.com"},
+        state=OutboxState.PAUSED,
+        last_error_code="API_BUDGET_EXHAUSTED",
+    )
+
+    health = site_health(site)
+
+    assert (health.api_budget, health.api_budget_percent) == (7_500, 50)
+    assert (health.api_budget_stage, health.sync_held_back) == ("exhausted", "yielding")
+    assert health.budget_paused_entries == 1
+    assert _codes(site) == {WarningCode.API_BUDGET_REACHED, WarningCode.SYNC_YIELDING}
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    request = RequestFactory().get("/admin/")
+    request.user = admin
+    panels: list[Any] = []
+    add_health_panel(request, panels)
+    html = panels[0].render_html({"request": request})
+    assert 'data-budget-stage="exhausted"' in html
+    assert "Usage up to 7500 (50% of the limit)." in html
+    assert "Sync is yielding to form delivery." in html
+    assert "1 submission waits for the budget." in html
+
+
+def test_a_slowed_sync_is_shown_without_a_warning(
+    site: Site, connection: SalesforceConnection
+) -> None:
+    _run(site, datetime.timedelta(minutes=1))
+    connection.org_api_requests_used = 6_500  # past 80 % of the 7,500 budget
+    connection.save()
+
+    health = site_health(site)
+
+    assert health.sync_held_back == "slowed" and health.ok
 
 
 def test_the_dashboard_panel_shows_figures_and_warnings_to_managers_only(

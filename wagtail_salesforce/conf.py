@@ -82,6 +82,20 @@ SETTINGS: dict[str, Setting] = {
     "OUTBOX_BATCH_SIZE": Setting(200, int),
     # Paused by the daily API limit: wait this long before trying again.
     "OUTBOX_API_LIMIT_PAUSE_SECONDS": Setting(900.0, float),
+    # The API budget (wagtail_salesforce.client.budget): the org-wide daily usage (every
+    # integration's, from Sforce-Limit-Info) past which the plugin spends no call. A share of
+    # the org's daily limit, or an absolute number of calls (wins when set).
+    "API_BUDGET_PERCENT": Setting(50.0, float),
+    "API_BUDGET_CALLS": Setting(None, int | None),
+    # Shares of the budget: from the first the sync stretches its interval and prefers Bulk
+    # API 2.0; from the second it yields (skips cycles) and leaves the rest to form delivery.
+    "API_BUDGET_SYNC_SLOW_PERCENT": Setting(80.0, float),
+    "API_BUDGET_SYNC_YIELD_PERCENT": Setting(95.0, float),
+    # While slowed, the sync's interval is multiplied by this.
+    "API_BUDGET_SYNC_STRETCH": Setting(4.0, float),
+    # While the budget holds work back, the usage is re-read (one counted /limits call) when
+    # the last reading is older than this, so the limit's window freeing calls is noticed.
+    "API_USAGE_CHECK_MINUTES": Setting(10.0, float),
     # Sync: re-read this many seconds before the watermark, so changes committed late are seen.
     "SYNC_OVERLAP_SECONDS": Setting(300.0, float),
     # How long a worker holds a connection's sync lease; past it another worker may take over.

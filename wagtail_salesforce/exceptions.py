@@ -113,6 +113,26 @@ class ApiLimitExceeded(ApiError):
     """403 REQUEST_LIMIT_EXCEEDED: the daily API requests are spent; pause, do not retry now."""
 
 
+class BudgetExhausted(ApiLimitExceeded):
+    """The plugin's own API budget holds this call back; nothing was sent to Salesforce.
+
+    Raised by the client before a call when the org's usage (everyone's, as ``Sforce-Limit-Info``
+    reports it) has reached what the budget lets this kind of work spend (see
+    ``wagtail_salesforce.client.budget``). A subclass of :class:`ApiLimitExceeded` so every
+    caller that pauses on the org's limit pauses on the budget the same way; its ``status`` is
+    403, the status Salesforce refuses a call past the limit with, so code that tells "stop the
+    batch, keep the records for later" by status treats both alike.
+    """
+
+    code = "API_BUDGET_EXHAUSTED"
+
+    def __init__(self, message: str, *, priority: str = "", used: int = 0, budget: int = 0) -> None:
+        self.priority = priority
+        self.used = used
+        self.budget = budget
+        super().__init__(message, error_code=self.code, status=403)
+
+
 class InsufficientAccess(ApiError):
     """403 other than the API limit: the Salesforce user lacks access."""
 

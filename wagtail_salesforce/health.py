@@ -13,6 +13,9 @@ Thresholds come from ``WAGTAIL_SALESFORCE`` (read through :mod:`wagtail_salesfor
     warn when a submission has waited longer than this for delivery;
 ``HEALTH_SYNC_LATE_INTERVALS`` (3)
     warn when the last sync run started more than this many intervals ago.
+
+The API budget (``wagtail_salesforce.client.budget``) is reported beside the usage: the
+budget, its stage, and what it holds back (the sync slowed or yielding, submissions paused).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from django.utils.translation import ngettext_lazy
 from wagtail.models import Site
 
 from wagtail_salesforce import conf
+from wagtail_salesforce.client import BudgetState, Stage
 from wagtail_salesforce.config import get_config
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
-from wagtail_salesforce.exceptions import SalesforceError
+from wagtail_salesforce.connection.usage import connection_budget
+from wagtail_salesforce.exceptions import BudgetExhausted, SalesforceError
 from wagtail_salesforce.heartbeat import last_heartbeat
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 from wagtail_salesforce.sync.models import SyncRun, SyncRunStatus
@@ -57,6 +62,8 @@ class WarningCode(enum.StrEnum):
     SYNC_LATE = "sync_late"
     SYNC_NEVER_RAN = "sync_never_ran"
     SYNC_FAILED = "sync_failed"
+    SYNC_YIELDING = "sync_yielding"
+    API_BUDGET_REACHED = "api_budget_reached"
     CONFIG_INVALID = "config_invalid"
 
 
@@ -94,6 +101,13 @@ class Health:
     api_requests_max: int | None = None
     api_usage_at: datetime.datetime | None = None
     api_calls_today: int = 0
+    # The API budget against that usage (None while no usage is known), its stage (a
+    # client.budget.Stage value) and the submissions it holds paused.
+    api_budget: int | None = None
+    api_budget_stage: str = Stage.UNKNOWN.value
+    api_budget_sync_slow_at: int | None = None
+    api_budget_sync_yield_at: int | None = None
+    budget_paused_entries: int = 0
     warnings: tuple[HealthWarning, ...] = field(default_factory=tuple)
 
     @property
@@ -106,6 +120,22 @@ class Health:
     def api_usage_percent(self) -> int | None:
         ratio = self.api_usage_ratio
         return None if ratio is None else round(ratio * 100)
+
+    @property
+    def api_budget_percent(self) -> int | None:
+        """The budget as a share of the org's limit, in percent."""
+        if self.api_budget is None or not self.api_requests_max:
+            return None
+        return round(self.api_budget * 100 / self.api_requests_max)
+
+    @property
+    def sync_held_back(self) -> str:
+        """``""``, ``"slowed"`` or ``"yielding"``: what the budget does to the sync now."""
+        if self.api_budget_stage == Stage.SLOW:
+            return "slowed"
+        if self.api_budget_stage in (Stage.YIELD, Stage.EXHAUSTED):
+            return "yielding"
+        return ""
 
     @property
     def level(self) -> str:
@@ -139,6 +169,23 @@ def _age(now: datetime.datetime, moment: datetime.datetime | None) -> datetime.t
 
 def _minutes(delta: datetime.timedelta) -> int:
     return int(delta.total_seconds() // 60)
+
+
+def _budget_reached(budget: BudgetState, paused: int) -> HealthWarning:
+    return HealthWarning(
+        WarningCode.API_BUDGET_REACHED,
+        Level.WARNING,
+        ngettext_lazy(
+            "The org's API usage (%(used)s) has reached the plugin's budget (%(budget)s): "
+            "%(count)s submission waits and is delivered when the usage falls or the budget "
+            "is raised.",
+            "The org's API usage (%(used)s) has reached the plugin's budget (%(budget)s): "
+            "%(count)s submissions wait and are delivered when the usage falls or the budget "
+            "is raised.",
+            "count",
+        )
+        % {"used": budget.used, "budget": budget.budget, "count": paused},
+    )
 
 
 def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> Health:
@@ -183,6 +230,22 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
                     _("Salesforce is enabled for this site but not connected: click Connect."),
                 )
             )
+
+    budget = connection_budget(connection) if "api_requests_used" in values else None
+    if budget is not None:
+        values["api_budget"] = budget.budget
+        values["api_budget_stage"] = budget.stage.value
+        values["api_budget_sync_slow_at"] = budget.slow_at
+        values["api_budget_sync_yield_at"] = budget.yield_at
+    values["budget_paused_entries"] = OutboxEntry.objects.filter(
+        site_id=site_id, state=OutboxState.PAUSED, last_error_code=BudgetExhausted.code
+    ).count()
+    limit_reached = (
+        budget is not None and budget.used is not None and (budget.used >= (budget.org_max or 0))
+    )
+    if budget is not None and budget.delivery_paused and not limit_reached:
+        # (At the org's own limit api_limit_reached below says it all.)
+        warnings.append(_budget_reached(budget, values["budget_paused_entries"]))
 
     used, maximum = values.get("api_requests_used"), values.get("api_requests_max")
     if used is not None and maximum:
@@ -272,7 +335,24 @@ def site_health(site: Site | int, *, now: datetime.datetime | None = None) -> He
         values["last_sync_status"] = last_run.status
         values["last_sync_status_label"] = last_run.get_status_display()
         values["last_sync_age"] = _age(now, last_run.started_at)
-    if interval is not None and status == ConnectionStatus.CONNECTED:
+    connected = interval is not None and status == ConnectionStatus.CONNECTED
+    if connected and budget is not None and budget.sync_yields:
+        # Cycles are skipped on purpose: say so instead of "is a cluster running?" (at the
+        # org's own limit api_limit_reached has said it already).
+        if not limit_reached:
+            warnings.append(
+                HealthWarning(
+                    WarningCode.SYNC_YIELDING,
+                    Level.WARNING,
+                    _(
+                        "Sync is yielding to form delivery: the org's API usage (%(used)s) is near "
+                        "the budget (%(budget)s). It carries on when the usage falls or the budget "
+                        "is raised."
+                    )
+                    % {"used": budget.used, "budget": budget.budget},
+                )
+            )
+    elif connected and interval is not None:
         late_after = datetime.timedelta(
             minutes=interval * conf.get_number("HEALTH_SYNC_LATE_INTERVALS", positive=True)
         )

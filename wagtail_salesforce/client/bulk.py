@@ -38,6 +38,7 @@ from wagtail_salesforce.exceptions import (
 )
 from wagtail_salesforce.observability import get_logger
 
+from .budget import finishing
 from .results import RecordResult, log_failures, not_saved
 from .transport import Transport
 from .validation import check_update_records, check_upsert_records, valid_sobject_name
@@ -199,76 +200,84 @@ def bulk_ingest(
     if not job_id:
         raise ApiError(f"{label}: Salesforce created no job.", error_code="UNEXPECTED_RESPONSE")
     job_path = f"jobs/ingest/{job_id}"
-    try:
-        transport.raw(
-            label,
-            "PUT",
-            f"{job_path}/batches",
-            idempotent=False,
-            data=payload.encode("utf-8"),
-            headers={"Content-Type": "text/csv", "Accept": "application/json"},
-        )
-    except (ApiError, OutcomeUnknown) as error:
-        # The job is still Open, so nothing was saved: abort it rather than leave it behind.
-        _abort(transport, label, job_path)
-        if isinstance(error, OutcomeUnknown):
-            raise NetworkError(
-                f"{label}: the answer to the upload was lost; the job was aborted.",
-                error_code="RESPONSE_LOST",
-            ) from error
-        raise
-    try:
-        transport.rest(
-            label, job_path, method="PATCH", idempotent=False, json={"state": "UploadComplete"}
-        )
-    except OutcomeUnknown as error:
-        raise _unknown(label, job_id, len(records), "the answer to closing it was lost") from error
-    info = _wait(transport, label, job_path, job_id, len(records), poll_interval, timeout)
-    state = info.get("state")
-    if state != "JobComplete":
-        raise api_error(
-            f"BULK_JOB_{str(state).upper()}",
-            str(info.get("errorMessage") or f"Bulk job {job_id} ended {state}."),
-        )
-
-    key_column = {"update": "Id", "upsert": external_id_field}.get(operation)
-    matcher = _ResultMatcher(header, rows, key_column)
-    results: dict[int, RecordResult] = {}
-    for echoed in _read_csv(transport, label, f"{job_path}/successfulResults"):
-        index = matcher.match(echoed)
-        if index is None:
-            continue
-        created = echoed.get("sf__Created", "").lower() == "true"
-        results[index] = RecordResult(
-            index=index,
-            id=echoed.get("sf__Id") or None,
-            success=True,
-            created=created if operation != "update" else None,
-            errors=(),
-        )
-    for echoed in _read_csv(transport, label, f"{job_path}/failedResults"):
-        index = matcher.match(echoed)
-        if index is None:
-            continue
-        results[index] = RecordResult(
-            index=index,
-            id=echoed.get("sf__Id") or None,
-            success=False,
-            created=None,
-            errors=(parse_bulk_error(echoed.get("sf__Error", ""), index),),
-        )
-    for echoed in _read_csv(transport, label, f"{job_path}/unprocessedrecords"):
-        index = matcher.match(echoed)
-        if index is not None:
-            results[index] = not_saved(
-                index, "UNPROCESSED_RECORD", "Salesforce did not process this record."
+    # Once the job exists it is finished (uploaded, closed, polled, its results read) whatever
+    # the sync's share of the API budget: held back half-way, it would be left open or its
+    # outcome lost, and the work done again (see budget.finishing).
+    with finishing():
+        try:
+            transport.raw(
+                label,
+                "PUT",
+                f"{job_path}/batches",
+                idempotent=False,
+                data=payload.encode("utf-8"),
+                headers={"Content-Type": "text/csv", "Accept": "application/json"},
             )
-    for index in matcher.unmatched(len(records)):
-        logger.warning("%s: job %s returned no result for record %d", label, job_id, index)
-        results[index] = not_saved(
-            index, "BULK_RESULT_MISSING", f"Bulk job {job_id} returned no result for this record."
-        )
-    ordered = [results[index] for index in range(len(records))]
+        except (ApiError, OutcomeUnknown) as error:
+            # The job is still Open, so nothing was saved: abort it rather than leave it behind.
+            _abort(transport, label, job_path)
+            if isinstance(error, OutcomeUnknown):
+                raise NetworkError(
+                    f"{label}: the answer to the upload was lost; the job was aborted.",
+                    error_code="RESPONSE_LOST",
+                ) from error
+            raise
+        try:
+            transport.rest(
+                label, job_path, method="PATCH", idempotent=False, json={"state": "UploadComplete"}
+            )
+        except OutcomeUnknown as error:
+            raise _unknown(
+                label, job_id, len(records), "the answer to closing it was lost"
+            ) from error
+        info = _wait(transport, label, job_path, job_id, len(records), poll_interval, timeout)
+        state = info.get("state")
+        if state != "JobComplete":
+            raise api_error(
+                f"BULK_JOB_{str(state).upper()}",
+                str(info.get("errorMessage") or f"Bulk job {job_id} ended {state}."),
+            )
+
+        key_column = {"update": "Id", "upsert": external_id_field}.get(operation)
+        matcher = _ResultMatcher(header, rows, key_column)
+        results: dict[int, RecordResult] = {}
+        for echoed in _read_csv(transport, label, f"{job_path}/successfulResults"):
+            index = matcher.match(echoed)
+            if index is None:
+                continue
+            created = echoed.get("sf__Created", "").lower() == "true"
+            results[index] = RecordResult(
+                index=index,
+                id=echoed.get("sf__Id") or None,
+                success=True,
+                created=created if operation != "update" else None,
+                errors=(),
+            )
+        for echoed in _read_csv(transport, label, f"{job_path}/failedResults"):
+            index = matcher.match(echoed)
+            if index is None:
+                continue
+            results[index] = RecordResult(
+                index=index,
+                id=echoed.get("sf__Id") or None,
+                success=False,
+                created=None,
+                errors=(parse_bulk_error(echoed.get("sf__Error", ""), index),),
+            )
+        for echoed in _read_csv(transport, label, f"{job_path}/unprocessedrecords"):
+            index = matcher.match(echoed)
+            if index is not None:
+                results[index] = not_saved(
+                    index, "UNPROCESSED_RECORD", "Salesforce did not process this record."
+                )
+        for index in matcher.unmatched(len(records)):
+            logger.warning("%s: job %s returned no result for record %d", label, job_id, index)
+            results[index] = not_saved(
+                index,
+                "BULK_RESULT_MISSING",
+                f"Bulk job {job_id} returned no result for this record.",
+            )
+        ordered = [results[index] for index in range(len(records))]
     log_failures(label, ordered)
     return ordered
 

@@ -27,6 +27,7 @@ from wagtail_salesforce.exceptions import (
 )
 from wagtail_salesforce.observability import get_logger
 
+from .budget import PROBE, ApiBudget, api_priority
 from .bulk import DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, BulkOperation, bulk_ingest
 from .results import RecordResult, UpsertResult, failed_records, log_failures, record_results
 from .soql import soql_field_list, soql_identifier, soql_in_batches
@@ -175,6 +176,7 @@ class SalesforceClient:
         session: requests.Session | None = None,
         on_api_call: Callable[[int], None] | None = None,
         timeout: Timeout | None = None,
+        api_usage: tuple[int, int] | None = None,
     ) -> None:
         self.transport = Transport(
             credentials,
@@ -182,6 +184,7 @@ class SalesforceClient:
             session=session,
             on_api_call=on_api_call,
             timeout=timeout,
+            api_usage=api_usage,
         )
         self._describe: dict[str, dict[str, Any]] = {}
 
@@ -199,6 +202,11 @@ class SalesforceClient:
     @property
     def api_usage(self) -> tuple[int, int] | None:
         return self.transport.api_usage
+
+    @property
+    def budget(self) -> ApiBudget:
+        """The API budget every call of this client is checked against."""
+        return self.transport.budget
 
     # --- metadata ------------------------------------------------------------------------
 
@@ -249,7 +257,10 @@ class SalesforceClient:
         )
 
     def limits(self) -> dict[str, Any]:
-        return self.transport.rest("limits", "limits") or {}
+        """The org's limits. Always sent, whatever the budget: reading the usage is how a
+        held-back plugin learns that calls are free again (callers keep it rare)."""
+        with api_priority(PROBE):
+            return self.transport.rest("limits", "limits") or {}
 
     # --- queries -------------------------------------------------------------------------
 

@@ -54,6 +54,8 @@ from wagtail_salesforce.exceptions import (
 )
 from wagtail_salesforce.observability import get_logger
 
+from .budget import ApiBudget
+
 logger = get_logger(__name__)
 
 T = TypeVar("T")
@@ -389,6 +391,10 @@ class Transport:
     ``on_api_call`` (optional) is called with ``1`` for each counted call, as it happens: the
     connection uses it for its per-day counter. It runs inside the HTTP call, so it must be quick;
     its exceptions are logged and swallowed (a counter must never fail a call that succeeded).
+
+    ``budget`` (:class:`~.budget.ApiBudget`) is asked before every call whether the current
+    priority may spend one; it starts from ``api_usage`` (the last usage stored for the
+    connection, if any) and follows every ``Sforce-Limit-Info`` header.
     """
 
     def __init__(
@@ -399,11 +405,13 @@ class Transport:
         session: requests.Session | None = None,
         on_api_call: Callable[[int], None] | None = None,
         timeout: Timeout | None = None,
+        api_usage: tuple[int, int] | None = None,
     ) -> None:
         self.credentials = credentials
         self.version = api_version(credentials.api_version)
         self.api_calls = 0
-        self.api_usage: tuple[int, int] | None = None
+        self.api_usage: tuple[int, int] | None = api_usage
+        self.budget = ApiBudget(api_usage)
         self._on_api_call = on_api_call
         self._lock = threading.Lock()
         self.session = build_session(
@@ -430,6 +438,7 @@ class Transport:
                     logger.exception("API call counter hook failed for %s", self.connection_key)
         if info.api_usage is not None:
             self.api_usage = info.api_usage
+            self.budget.observe(*info.api_usage)
             try:
                 self.credentials.record_api_usage(*info.api_usage)
             except Exception:
@@ -488,6 +497,7 @@ class Transport:
 
         ``send`` may raise simple-salesforce's errors, requests' errors or ours (an
         :class:`ApiError` from :func:`error_from_response`); ``operation`` names the call in logs.
+        Each attempt first asks the budget; :class:`BudgetExhausted` means nothing was sent.
         """
         max_retries = int(conf.get("MAX_RETRIES"))
         retries = 0
@@ -495,7 +505,8 @@ class Transport:
         while True:
             token = self.credentials.access_token
             try:
-                return self._attempt(operation, send, token, idempotent)
+                with self.budget.spend(operation):
+                    return self._attempt(operation, send, token, idempotent)
             except SessionExpired:
                 if refreshed:
                     logger.warning(

@@ -91,6 +91,7 @@ class ConnectionCredentials:
         self._instance_url = connection.instance_url
         self._api_version = connection.api_version
         self._token_version = connection.token_version
+        self.stored_usage = connection.stored_api_usage()
 
     def _reload(self) -> SalesforceConnection:
         connection = SalesforceConnection.objects.get(pk=self._connection_id)
@@ -296,4 +297,10 @@ def client_for(site: Site | int) -> SalesforceClient:
     it happens (``ConnectionCredentials.record_api_calls``).
     """
     credentials = credentials_for(site)
-    return SalesforceClient(credentials, on_api_call=credentials.record_api_calls)
+    # The budget starts from the usage stored by earlier calls (any process's), so a client
+    # that is about to spend knows how far the org has gone before its first answer.
+    return SalesforceClient(
+        credentials,
+        on_api_call=credentials.record_api_calls,
+        api_usage=credentials.stored_usage,
+    )

@@ -18,6 +18,8 @@ from wagtail_salesforce import conf
 from . import crypto
 
 API_VERSION_PATTERN = re.compile(r"^\d{2,3}\.0$")
+# The usage header is a rolling 24-hour count; an older reading says nothing of today.
+API_USAGE_STALE_AFTER = datetime.timedelta(hours=24)
 
 
 def default_login_url() -> str:
@@ -239,6 +241,20 @@ class SalesforceConnection(models.Model):
         self.token_version += 1
         self.status_detail = ""
         self.settle_status()
+
+    def stored_api_usage(self, now: datetime.datetime | None = None) -> tuple[int, int] | None:
+        """``(used, max)`` of the org's daily API requests as last read, or None when unknown
+        or older than a day (the count is a rolling 24 hours)."""
+        used, maximum, at = (
+            self.org_api_requests_used,
+            self.org_api_requests_max,
+            self.org_api_usage_at,
+        )
+        if used is None or not maximum or at is None:
+            return None
+        if (now or timezone.now()) - at > API_USAGE_STALE_AFTER:
+            return None
+        return int(used), int(maximum)
 
     def calls_today(self) -> int:
         today = timezone.localdate()

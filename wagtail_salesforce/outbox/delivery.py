@@ -38,6 +38,7 @@ from django.utils import timezone
 from wagtail_salesforce import conf
 from wagtail_salesforce.client import (
     COLLECTION_CHUNK_SIZE,
+    DELIVERY,
     CollectionOperation,
     CollectionWrite,
     RecordResult,
@@ -56,12 +57,14 @@ from wagtail_salesforce.config.payload import (
     writable_fields,
 )
 from wagtail_salesforce.connection.credentials import client_for, credentials_for
+from wagtail_salesforce.connection.usage import refresh_if_held_back
 from wagtail_salesforce.core.backoff import backoff_delay
 from wagtail_salesforce.core.lease import Lease, LeaseLost, new_token
 from wagtail_salesforce.core.signals import submission_delivered
 from wagtail_salesforce.exceptions import (
     ApiError,
     ApiLimitExceeded,
+    BudgetExhausted,
     ConvertedLead,
     DuplicateValue,
     InsufficientAccess,
@@ -402,8 +405,10 @@ def _error_fields(error: Exception) -> list[str]:
 def _pause(entry: OutboxEntry, token: str, error: Exception) -> None:
     # Attempts are not spent: nothing is wrong with the entry, the connection is.
     wait = 0.0
-    if isinstance(error, ApiLimitExceeded):
+    if isinstance(error, ApiLimitExceeded) and not isinstance(error, BudgetExhausted):
         wait = float(conf.get("OUTBOX_API_LIMIT_PAUSE_SECONDS"))
+    # Held back by the API budget: due at once, and resume_paused lets it go when the budget
+    # allows delivery again (usage fell, or the budget was raised).
     _finish(
         entry,
         token,
@@ -1372,7 +1377,9 @@ def resume_paused(*, now: datetime.datetime | None = None) -> int:
     """Put paused entries back in line for every site whose connection is usable again.
 
     Checks the stored connection only (no API call): a re-authorised connection resumes its
-    entries on the next sweep.
+    entries on the next sweep. Entries held back by the API budget resume once the budget
+    allows delivery; while it does not, the org's usage is re-read at most every
+    ``API_USAGE_CHECK_MINUTES`` (one counted call) to notice the limit's window freeing calls.
     """
     now = now or timezone.now()
     paused = OutboxEntry.objects.filter(state=OutboxState.PAUSED, next_attempt_at__lte=now)
@@ -1382,9 +1389,11 @@ def resume_paused(*, now: datetime.datetime | None = None) -> int:
             credentials_for(site_id)
         except NotConnected:
             continue
-        resumed += paused.filter(site_id=site_id).update(
-            state=OutboxState.PENDING, next_attempt_at=now, updated_at=now
-        )
+        ready = paused.filter(site_id=site_id)
+        held = ready.filter(last_error_code=BudgetExhausted.code)
+        if held.exists() and refresh_if_held_back(site_id, DELIVERY, now=now).delivery_paused:
+            ready = ready.exclude(last_error_code=BudgetExhausted.code)
+        resumed += ready.update(state=OutboxState.PENDING, next_attempt_at=now, updated_at=now)
     if resumed:
         logger.info("Resumed %d paused outbox entries", resumed)
     return resumed

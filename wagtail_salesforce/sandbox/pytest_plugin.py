@@ -16,7 +16,9 @@
     Handle members: ``login_url, instance_url, ca_file, client_id, client_secret,
     callback_urls, username, password, org, faults, calls, api_calls_used(), password_token(),
     add_connected_app(...), revoke_all_tokens(), expire_access_tokens(), set_daily_limit(n),
-    advance_clock(seconds), requests_session(), simple_salesforce(), reset()``.
+    add_api_usage(n)`` (calls the org's other integrations spend), ``set_api_usage(n)`` (the
+    usage now, e.g. lower as the limit's window frees calls), ``advance_clock(seconds),
+    requests_session(), simple_salesforce(), reset()``.
 
 ``salesforce_org``
     The org ``salesforce_sandbox`` and ``salesforce_sandbox_process`` serve: ``None`` (the

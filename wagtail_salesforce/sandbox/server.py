@@ -404,6 +404,20 @@ class Sandbox:
         with self._usage_lock:
             self._api_calls_used = max(0, used)
 
+    def add_api_usage(self, calls: int) -> int:
+        """Spend ``calls`` of the daily limit as the org's other integrations would (they count
+        in every ``Sforce-Limit-Info``; the count may reach past the limit, as a real org's
+        does by a little). Returns the new usage."""
+        if calls < 0:
+            raise ValueError("Other integrations cannot spend a negative number of calls")
+        with self._usage_lock:
+            self._api_calls_used += calls
+            return self._api_calls_used
+
+    def api_usage(self) -> dict[str, int]:
+        with self._usage_lock:
+            return {"used": self._api_calls_used, "max": self.daily_api_limit}
+
     def calls(self) -> list[dict[str, Any]]:
         with self._usage_lock:
             return list(self._calls)
@@ -683,6 +697,8 @@ class Sandbox:
             ("revoke_tokens", "POST"): lambda _: self._done(self.oauth.revoke_all_tokens),
             ("daily_limit", "POST"): self._set_limit_from_request,
             ("api_access", "POST"): self._set_api_access,
+            ("api_usage", "GET"): lambda _: Reply.json(200, self.api_usage()),
+            ("api_usage", "POST"): self._change_api_usage,
             ("convertLead", "POST"): self._convert_lead,
             ("merge", "POST"): self._merge,
             ("picklist", "POST"): self._set_picklist,
@@ -738,6 +754,23 @@ class Sandbox:
                                      "message": 'Expected {"enabled": true|false}'}])
         self.api_enabled = body["enabled"]
         return Reply(204, b"", None)
+
+    def _change_api_usage(self, incoming: Incoming) -> Reply:
+        """``{"add": N}``: other integrations spent N calls; ``{"used": N}``: the usage is now N
+        (the rolling window freed calls). Answers the new ``{"used", "max"}``."""
+        body = self._json_body(incoming)
+        valid = isinstance(body, dict) and len(body) == 1 and all(
+            key in ("add", "used") and isinstance(value, int) and not isinstance(value, bool)
+            and value >= 0 for key, value in body.items()
+        )
+        if not valid:
+            return Reply.json(400, [{"errorCode": "INVALID_ARGUMENT",
+                                     "message": 'Expected {"add": N} or {"used": N} (N >= 0)'}])
+        if "add" in body:
+            self.add_api_usage(body["add"])
+        else:
+            self.set_api_calls_used(body["used"])
+        return Reply.json(200, self.api_usage())
 
     def _convert_lead(self, incoming: Incoming) -> Reply:
         return self._api_answer(lambda: self.rest.convert_lead(self._json_body(incoming)))
@@ -840,6 +873,16 @@ class SandboxHandle:
 
     def set_daily_limit(self, maximum: int) -> None:
         self.sandbox.set_daily_limit(maximum)
+
+    def add_api_usage(self, calls: int) -> int:
+        """Spend ``calls`` of the org's daily limit as its other integrations would; returns
+        the new usage (``POST /__sandbox__/api_usage {"add": N}``)."""
+        return self.sandbox.add_api_usage(calls)
+
+    def set_api_usage(self, used: int) -> None:
+        """Set the org's usage, e.g. lower as the rolling window frees calls
+        (``POST /__sandbox__/api_usage {"used": N}``)."""
+        self.sandbox.set_api_calls_used(used)
 
     def set_api_enabled(self, enabled: bool) -> None:
         """Play an org with (True) or without (False) API access, until :meth:`reset`."""

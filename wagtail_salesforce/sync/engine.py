@@ -29,6 +29,7 @@ from wagtail.models import Site
 from wagtail_salesforce import conf
 from wagtail_salesforce.client import (
     SalesforceClient,
+    bulk_threshold,
     soql_field_list,
     soql_identifier,
     soql_in_batches,
@@ -518,7 +519,9 @@ class Cycle:
     def push(self) -> None:
         # A large backlog (a first sync, an import) is written with Bulk API 2.0 jobs.
         waiting = Lead.objects.filter(site=self.site, needs_push=True).count()
-        self.use_bulk = waiting > int(conf.get("SYNC_BULK_THRESHOLD"))
+        # Near the API budget, Bulk wherever a job costs fewer calls than collections.
+        threshold = bulk_threshold(int(conf.get("SYNC_BULK_THRESHOLD")), self.client.budget.state())
+        self.use_bulk = waiting > threshold
         # A Bulk job costs several calls (create, upload, close, polls, results), so it only
         # saves calls when it carries many more records than one /composite of collections.
         chunk_size = int(conf.get("SYNC_BULK_BATCH_SIZE")) if self.use_bulk else self.batch_size

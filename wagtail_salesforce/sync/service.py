@@ -9,12 +9,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Site
 
-from wagtail_salesforce.client import SalesforceClient
+from wagtail_salesforce.client import SYNC, BudgetState, SalesforceClient, api_priority
 from wagtail_salesforce.config import SyncConfig, get_config
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.connection.problems import connection_problem
-from wagtail_salesforce.exceptions import NotConnected, ReauthorizationRequired, SalesforceError
+from wagtail_salesforce.connection.usage import connection_budget, refresh_if_held_back, site_budget
+from wagtail_salesforce.exceptions import (
+    BudgetExhausted,
+    NotConnected,
+    ReauthorizationRequired,
+    SalesforceError,
+)
 from wagtail_salesforce.observability import bind_correlation_id, get_logger, untrusted
 
 from . import lease
@@ -55,7 +61,24 @@ def sync_blocker(site: Site) -> str | None:
     config = get_config().sync
     if config is None or not config.enabled:
         return str(NO_SYNC_SECTION)
-    return connection_problem(SalesforceConnection.objects.filter(site=site).first())
+    connection = SalesforceConnection.objects.filter(site=site).first()
+    problem = connection_problem(connection)
+    if problem is None:
+        budget = connection_budget(connection)
+        if budget.sync_yields:
+            return budget_yield_message(budget)
+    return problem
+
+
+def budget_yield_message(state: BudgetState) -> str:
+    return str(
+        _(
+            "Sync is yielding to form delivery: the org has used %(used)s of its %(max)s daily "
+            "API requests and the API budget lets the sync spend up to %(ceiling)s. It carries "
+            "on once the usage falls or the budget (API_BUDGET_PERCENT) is raised."
+        )
+        % {"used": state.used, "max": state.org_max, "ceiling": state.yield_at}
+    )
 
 
 def run_cycle(
@@ -86,6 +109,19 @@ def _run_cycle(
     config = sync_config()
     connection = SalesforceConnection.objects.filter(site=site).first()
     problem = connection_problem(connection)
+    if problem is None:
+        # Near the budget the sync yields to form delivery: the cycle is skipped (no run, no
+        # call; the usage is re-read now and then, so the sync notices when calls are free
+        # again). Read before the client is made, so the client starts from that reading.
+        budget = refresh_if_held_back(site.pk, SYNC)
+        if budget.sync_yields:
+            logger.info(
+                "Sync of %s skipped: yielding to delivery (API usage %s, sync ceiling %s)",
+                site,
+                budget.used,
+                budget.yield_at,
+            )
+            return CycleOutcome(run=None, skipped_reason="budget")
     if problem is None and client is None:
         try:
             client = client_for(site)
@@ -113,7 +149,15 @@ def _run_cycle(
             keep_alive=lambda: lease.renew(connection.pk, holder),
         )
         try:
-            cycle.execute()
+            # Every call of the cycle spends at the sync's priority: it is the first to yield.
+            with api_priority(SYNC):
+                cycle.execute()
+        except BudgetExhausted as error:
+            # The budget stopped the cycle part-way; what was stored stays (the watermark
+            # moved only past what was), and a later cycle carries on.
+            logger.info("Sync cycle of %s stopped by the API budget: %s", site, error)
+            run.errors.append({"message": str(error), "level": "warning"})
+            run.status = SyncRunStatus.PARTIAL
         except Exception as error:
             # Recorded on the run; the watermark did not move past what was stored.
             logger.exception("Sync cycle of %s failed", site)
@@ -175,7 +219,8 @@ def connected_sites() -> list[Site]:
 
 
 def is_due(site: Site, interval_minutes: int, now: datetime.datetime | None = None) -> bool:
-    """Whether ``site``'s last (non-dry) run started at least ``interval_minutes`` ago."""
+    """Whether ``site``'s last (non-dry) run started at least ``interval_minutes`` ago (times
+    ``API_BUDGET_SYNC_STRETCH`` while the API budget slows the sync)."""
     last = (
         SyncRun.objects.filter(site=site, dry_run=False)
         .order_by("-started_at")
@@ -183,5 +228,8 @@ def is_due(site: Site, interval_minutes: int, now: datetime.datetime | None = No
         .first()
     )
     now = now or timezone.now()
+    # Near the API budget the interval stretches (API_BUDGET_SYNC_STRETCH), leaving calls to
+    # form delivery.
+    minutes = interval_minutes * site_budget(site.pk).sync_stretch
     # A little slack so a schedule firing every N minutes is not skipped by clock jitter.
-    return last is None or now - last >= datetime.timedelta(minutes=interval_minutes, seconds=-20)
+    return last is None or now - last >= datetime.timedelta(minutes=minutes, seconds=-20)
