@@ -275,6 +275,9 @@ class _Work:
     state: str | None = None
     deferred: bool = False  # shares its match value with an earlier entry of this round
     member_done: bool = False  # "already a campaign member": nothing more to add
+    # Progress learnt from Salesforce (record, member, Task Ids) not yet committed: it is
+    # written with the outcome, in the entry's one final UPDATE.
+    pending: dict[str, Any] = field(default_factory=dict)
 
 
 def deliver_batch(claims: Sequence[tuple[int, str]]) -> list[str | None]:
@@ -315,10 +318,12 @@ def _settle(work: _Work, error: Exception | None = None) -> None:
         str(entry.idempotency_token), outbox_entry=entry.pk, site=entry.site_id
     ):
         try:
+            progress, work.pending = work.pending, {}
             if error is None:
                 _finish(
                     entry,
                     token,
+                    **progress,
                     state=OutboxState.DELIVERED,
                     attempts=entry.attempts + 1,
                     delivered_at=timezone.now(),
@@ -335,6 +340,9 @@ def _settle(work: _Work, error: Exception | None = None) -> None:
                 )
                 _announce_delivery(entry, work.payload)
                 return
+            if progress:
+                # What was written stays recorded: the next attempt does not write it again.
+                _save(entry, token, **progress)
             _record_failure(entry, token, error)
             work.state = entry.state
         except LeaseLost:
@@ -346,21 +354,46 @@ def _lease_lost(work: _Work) -> None:
     logger.warning("Outbox entry %s: lease lost mid-delivery; left to its new owner", work.entry.pk)
 
 
-def _keep(work: _Work, **values: Any) -> bool:
-    """Commit progress of one entry (its record, its campaign member) with its lease; False
-    when the lease was lost (the entry is then left to its new owner)."""
+def _keep(work: _Work, **values: Any) -> None:
+    """Note progress of one entry (its record, campaign member or Task); it is committed with
+    the entry's outcome. (Were the worker to die first, the next attempt's look-ups find it.)"""
+    work.pending.update(values)
+    for name, value in values.items():
+        setattr(work.entry, name, value)
+
+
+def _keep_now(work: _Work, **values: Any) -> None:
+    """Commit ``values`` on the entry now, with its lease (lost: left to its new owner)."""
     try:
         _save(work.entry, work.token, **values)
     except LeaseLost:
         _lease_lost(work)
-        return False
-    return True
+
+
+def _commit_now(works: list[_Work], **values: Any) -> list[_Work]:
+    """Commit ``values`` on every entry of ``works`` at once, with their leases (one UPDATE);
+    returns the entries still ours (the others are left to their new owners)."""
+    if not works:
+        return []
+    tokens = [work.token for work in works]
+    mine = OutboxEntry.objects.filter(**{f"{CLAIM.owner_field}__in": tokens})
+    if mine.update(updated_at=timezone.now(), **values) < len(works):
+        held = set(mine.values_list(CLAIM.owner_field, flat=True))
+        for work in works:
+            if work.token not in held:
+                _lease_lost(work)
+    kept = [work for work in works if not work.settled]
+    for work in kept:
+        for name, value in values.items():
+            setattr(work.entry, name, value)
+    return kept
 
 
 def _hand_back(work: _Work) -> None:
     """Release an entry unattempted (no attempt spent): it is due again for the next batch."""
     work.settled, work.state = True, None
-    CLAIM.release(_entry(work.entry.pk), work.token)
+    progress, work.pending = work.pending, {}
+    CLAIM.release(_entry(work.entry.pk), work.token, values=progress)
 
 
 def _record_failure(entry: OutboxEntry, token: str, error: Exception) -> None:
@@ -915,7 +948,8 @@ class _Batch:
                     for name, value in conditions[work.entry.pk]
                 ):
                     taken.add(record_id)
-                    _keep(
+                    # Committed at once: another worker's look-up must see it taken.
+                    _keep_now(
                         work,
                         salesforce_object=self.mapping.object,
                         salesforce_id=record_id,
@@ -1295,10 +1329,11 @@ def _distinct(names: Sequence[str]) -> list[str]:
 def _commit_sent(write: _Write, **values: Any) -> None:
     """Commit ``values`` (when a create is sent) on each entry of ``write`` before it is sent;
     an entry whose lease was lost is left out of the write."""
+    kept_works = {id(work) for work in _commit_now(write.works, **values)}
     kept = [
         (work, record)
         for work, record in zip(write.works, write.records, strict=True)
-        if _keep(work, **values)
+        if id(work) in kept_works
     ]
     write.works = [work for work, _record in kept]
     write.records = [record for _work, record in kept]
