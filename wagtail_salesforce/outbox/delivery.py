@@ -1,21 +1,34 @@
-"""Deliver outbox entries to Salesforce: claim, write the record, add the campaign member.
+"""Deliver outbox entries to Salesforce in batches: claim, look up, write, announce.
 
-Exactly-once rules (see docs/en/forms.md, "How delivery stays exactly-once"):
+A drain or the sweeper claims the due entries (up to ``OUTBOX_BATCH_SIZE``; a lone submission is
+a batch of one) and delivers them together, grouped by site and mapping. A group's round costs
+one call of look-ups (the ``match_on`` values ``IN (...)``, the campaign when it is not cached,
+what resolves a lost answer) and one ``/composite`` call of writes: sObject Collections of the
+creates, updates and upserts, then the campaign members and activity Tasks, which name records
+written in the same request by reference (a failed record fails its member and Task too).
 
-- A worker *claims* an entry with the core lease (a conditional UPDATE of ``claim_token`` and
-  ``claimed_until``); only one worker can win it, on any database. Batches picked by the sweeper
-  are selected with ``select_for_update(skip_locked=True)`` where the database supports it.
+Exactly-once rules (see docs/en/forms.md, "How a submission is delivered" and "Exactly-once in
+batches"):
+
+- A worker *claims* each entry with the core lease (a conditional UPDATE of ``claim_token`` and
+  ``claimed_until``); only one worker can win it, on any database. Batches are selected with
+  ``select_for_update(skip_locked=True)`` where the database supports it.
 - With ``external_id`` the record is upserted on that field (value: the mapped form value, else
   the entry's idempotency token), so a repeat can never duplicate.
 - With ``match_on`` the record matching that value is looked up first (a converted Lead is
-  followed to its Contact) and updated; only when none exists is one created. A repeat finds the
-  record the first attempt created.
-- A plain create first commits ``create_sent_at``. If the answer is lost, or the worker dies, the
-  next attempt looks the record up before creating again: same object, the same values in every
-  filterable text field sent, created since shortly before ``create_sent_at``, and not already
-  claimed by another outbox entry.
-- The campaign member is added after the record's Id is committed; "Already a campaign member."
-  counts as success.
+  followed to its Contact) and updated; only when none exists is one created. Two entries of a
+  batch with one value are never written in the same request: the later one goes in the next
+  round and finds the record the first created.
+- Creates first commit ``create_sent_at`` on their entries (Tasks ``activity_sent_at``). If the
+  answer is lost, or the worker dies, the next round (or attempt) looks each entry's record up
+  before sending anything again: by its match value; by the same values in every filterable text
+  field sent, created since shortly before ``create_sent_at`` and not claimed by another entry;
+  Tasks by record, subject, day and description. Upserts are simply repeated.
+- "Already a campaign member." counts as success.
+- Each record succeeds or fails alone (``allOrNone`` false): one entry's validation error is its
+  own dead letter. Outcomes, and the Ids learnt, are written with each entry's lease.
+- No connection, the org's limit or the API budget (``ApiLimitExceeded``, ``BudgetExhausted``)
+  pause the whole group without spending attempts.
 
 A delivered entry is announced with :data:`wagtail_salesforce.core.signals.submission_delivered`
 (the sync listens, and upserts the site's local lead).
