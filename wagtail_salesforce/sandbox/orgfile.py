@@ -343,8 +343,8 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
             _f("SortOrder", "Sort Order", "int", 9),
         ],
         # An activity. WhoId is polymorphic (a Lead or a Contact); Status and Priority are
-        # required but defaulted on create. Salesforce types Subject as a 255-character
-        # "combobox"; the sandbox's nearest type is string.
+        # required (not nillable) but defaulted on create. Salesforce types Subject as a
+        # 255-character "combobox"; the sandbox's nearest type is string.
         "Task": [
             _f("WhoId", "Name ID", "reference", reference_to=("Contact", "Lead")),
             _f("WhatId", "Related To ID", "reference", reference_to=("Account", "Campaign")),
@@ -354,6 +354,7 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
                 "Status",
                 "Status",
                 "picklist",
+                required=True,
                 default="Not Started",
                 picklist_values=_picklist(
                     "Not Started",
@@ -368,6 +369,7 @@ def _standard_fields() -> dict[str, list[FieldDef]]:
                 "Priority",
                 "Priority",
                 "picklist",
+                required=True,
                 default="Normal",
                 picklist_values=_picklist("High", "Normal", "Low", default="Normal"),
             ),
