@@ -14,7 +14,7 @@ from wagtail_salesforce.config import SyncConfig, get_config
 from wagtail_salesforce.connection.credentials import client_for
 from wagtail_salesforce.connection.models import ConnectionStatus, SalesforceConnection
 from wagtail_salesforce.connection.problems import connection_problem
-from wagtail_salesforce.connection.usage import connection_budget, refresh_if_held_back, site_budget
+from wagtail_salesforce.connection.usage import refresh_if_held_back, site_budget
 from wagtail_salesforce.exceptions import (
     BudgetExhausted,
     NotConnected,
@@ -64,7 +64,8 @@ def sync_blocker(site: Site) -> str | None:
     connection = SalesforceConnection.objects.filter(site=site).first()
     problem = connection_problem(connection)
     if problem is None:
-        budget = connection_budget(connection)
+        # Re-read at most every API_USAGE_CHECK_MINUTES, so a freed window is noticed.
+        budget = refresh_if_held_back(site.pk, SYNC)
         if budget.sync_yields:
             return budget_yield_message(budget)
     return problem
