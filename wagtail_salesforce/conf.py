@@ -77,6 +77,9 @@ SETTINGS: dict[str, Setting] = {
     # watching the outbox until the window has passed, so it delivers every entry committed
     # meanwhile. 0: one delivery task per submission.
     "OUTBOX_WAKEUP_WINDOW_SECONDS": Setting(1.0, float),
+    # Entries delivered together (one look-up call and one write call per batch); at most 200,
+    # what one sObject Collection takes. A lone submission is a batch of one.
+    "OUTBOX_BATCH_SIZE": Setting(200, int),
     # Paused by the daily API limit: wait this long before trying again.
     "OUTBOX_API_LIMIT_PAUSE_SECONDS": Setting(900.0, float),
     # The API budget (wagtail_salesforce.client.budget): the org-wide daily usage (every

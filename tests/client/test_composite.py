@@ -298,3 +298,53 @@ def test_an_invalid_collection_write_is_refused_before_anything_is_sent(
 def test_no_writes_cost_no_call(client: SalesforceClient):
     assert client.composite_collections([CollectionWrite("create", "Lead", [])]) == [[]]
     assert client.api_calls == 0
+
+
+# --- dependent writes in one request ----------------------------------------------------------
+
+
+def test_composite_writes_name_earlier_results_by_reference_in_one_call(
+    client: SalesforceClient, salesforce_sandbox: Any
+):
+    from wagtail_salesforce.client import collection_reference
+
+    campaign = salesforce_sandbox.org.create("Campaign", {"Name": "Reference test"})
+    leads = [new_lead(), {"LastName": "No company"}, new_lead()]  # the second one is invalid
+    members = [
+        {"CampaignId": campaign, "LeadId": collection_reference(0, index)} for index in range(3)
+    ]
+
+    created, joined = client.composite_writes(
+        [
+            CollectionWrite("create", "Lead", leads),
+            CollectionWrite("create", "CampaignMember", members),
+        ]
+    )
+
+    assert [r.success for r in created] == [True, False, True]
+    assert [r.success for r in joined] == [True, False, True]  # the failed lead's member too
+    by_lead = {m["LeadId"]: m["Id"] for m in salesforce_sandbox.org.records("CampaignMember")}
+    assert {created[i].id: joined[i].id for i in (0, 2)} == by_lead
+    assert client.api_calls == 1 and len(composite_requests(salesforce_sandbox)) == 1
+
+
+def test_composite_writes_with_creates_raise_outcome_unknown_and_are_not_repeated(
+    client: SalesforceClient, salesforce_sandbox: Any
+):
+    from wagtail_salesforce.exceptions import OutcomeUnknown
+
+    salesforce_sandbox.faults.add("lose_response", count=1, method="POST", path=COMPOSITE)
+
+    with pytest.raises(OutcomeUnknown):
+        client.composite_writes([CollectionWrite("create", "Lead", [new_lead()])])
+
+    assert len(composite_requests(salesforce_sandbox)) == 1
+    assert salesforce_sandbox.org.count("Lead") == 1  # saved once, for the caller to look up
+
+
+def test_composite_writes_refuse_what_one_request_cannot_carry(client: SalesforceClient):
+    too_many = [CollectionWrite("create", "Lead", [new_lead()]) for _write in range(6)]
+    with pytest.raises(ValueError, match="at most 5"):
+        client.composite_writes(too_many)
+    with pytest.raises(ValueError, match="201 records"):
+        client.composite_writes([CollectionWrite("create", "Lead", [new_lead()] * 201)])

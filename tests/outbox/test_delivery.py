@@ -198,14 +198,20 @@ def test_api_limit_pauses_delivery_for_a_while(
 def test_a_lost_create_answer_is_looked_up_instead_of_creating_again(
     site: Site, connection: SalesforceConnection, sandbox: Any
 ) -> None:
+    # A first delivery caches the campaign: the next one's first call is its write call.
+    warm = make_entry(site, "lead-plain", email="warm@example.com", last_name="Warm")
+    assert deliver_entry(warm.pk) == OutboxState.DELIVERED
     entry = make_entry(site, "lead-plain", email="lost@example.com", last_name="Lost")
-    sandbox.faults.add("lose_response", count=1, method="POST", path=r"/sobjects/Lead/?$")
+    sandbox.faults.add("lose_response", count=1, method="POST", path=r"/composite$")
 
     assert deliver_entry(entry.pk) == OutboxState.DELIVERED
 
+    assert sandbox.faults.list() == []  # the fault fired (and was used up)
     entry.refresh_from_db()
     [lead] = leads_with_email(sandbox, "lost@example.com")
     assert entry.salesforce_id == lead["Id"] and entry.attempts == 1
+    [member] = [m for m in members_of(sandbox, campaign_id(sandbox)) if m["LeadId"] == lead["Id"]]
+    assert entry.campaign_member_id == member["Id"]  # re-sent: "already a member" is success
 
 
 def test_a_worker_that_died_after_sending_the_create_does_not_duplicate(

@@ -151,10 +151,12 @@ def test_overwrite_on_a_long_text_area_replaces_the_old_message(
 def test_a_lost_task_answer_is_looked_up_instead_of_recording_the_task_twice(
     site: Site, connection: SalesforceConnection, sandbox: Any
 ) -> None:
-    sandbox.faults.add("lose_response", count=1, method="POST", path=r"/sobjects/Task/?$")
+    # The Task is created in the write call (one /composite with the record): lose its answer.
+    sandbox.faults.add("lose_response", count=1, method="POST", path=r"/composite$")
 
     entry = submit(site, email="lost@example.com", last_name="Lost", message="Hello")
 
+    assert sandbox.faults.list() == []  # the fault fired
     [task] = tasks_of(sandbox, entry.salesforce_id)
     assert entry.activity_task_id == task["Id"] and entry.attempts == 1
 
@@ -186,11 +188,13 @@ def test_a_lost_update_answer_is_retried_without_appending_twice(
     site: Site, connection: SalesforceConnection, sandbox: Any
 ) -> None:
     submit(site, email="patch@example.com", last_name="Patch", message="One")
-    sandbox.faults.add("lose_response", count=1, method="PATCH", path=r"/sobjects/Lead/")
+    # The update travels in the write call (one /composite with the Task): lose its answer.
+    # The attempt looks the record up again (the block is there) before sending anything.
+    sandbox.faults.add("lose_response", count=1, method="POST", path=r"/composite$")
     entry = make_entry(site, "landing", email="patch@example.com", last_name="Patch", message="Two")
 
-    assert deliver_entry(entry.pk) == OutboxState.RETRYING
     assert deliver_entry(entry.pk) == OutboxState.DELIVERED
+    assert sandbox.faults.list() == []  # the fault fired
 
     [lead] = leads_with_email(sandbox, "patch@example.com")
     assert lead["Description"] == f"One\n\n{block(entry, 'Landing page form', 'Two')}"
@@ -233,3 +237,21 @@ def test_a_converted_lead_gets_the_history_and_the_task_on_its_contact(
     assert contact["Description"] == expected
     [task] = tasks_of(sandbox, contact_id)
     assert task["Id"] == entry.activity_task_id
+
+
+def test_two_submissions_in_one_batch_both_append_and_both_are_recorded(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    from wagtail_salesforce.outbox.delivery import claim_due, deliver_batch
+
+    first = make_entry(site, "landing", email="pair@example.com", last_name="Pair", message="A")
+    second = make_entry(site, "landing", email="pair@example.com", last_name="Pair", message="B")
+
+    assert deliver_batch(claim_due(200)) == [OutboxState.DELIVERED] * 2
+
+    [lead] = leads_with_email(sandbox, "pair@example.com")
+    second.refresh_from_db()
+    assert lead["Description"] == f"A\n\n{block(second, 'Landing page form', 'B')}"
+    first.refresh_from_db()
+    tasks = {task["Id"] for task in tasks_of(sandbox, lead["Id"])}
+    assert tasks == {first.activity_task_id, second.activity_task_id} and len(tasks) == 2

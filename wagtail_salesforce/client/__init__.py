@@ -34,6 +34,7 @@ from .operations import (
     CollectionWrite,
     SalesforceClient,
     clear_describe_cache,
+    collection_reference,
 )
 from .results import RecordResult, UpsertResult
 from .soql import soql_field_list, soql_identifier, soql_in_batches, soql_quote
@@ -62,6 +63,7 @@ __all__ = [
     "Transport",
     "UpsertResult",
     "clear_describe_cache",
+    "collection_reference",
     "parse_limit_info",
     "soql_field_list",
     "soql_identifier",

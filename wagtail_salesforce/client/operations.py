@@ -146,6 +146,14 @@ def _field_value(record: Mapping[str, Any], field: str) -> Any:
     return None
 
 
+def collection_reference(write_index: int, record_index: int, field: str = "id") -> str:
+    """The ``/composite`` reference to record ``record_index``'s result of write
+    ``write_index`` in :meth:`SalesforceClient.composite_writes` (its ``id`` by default)."""
+    if write_index < 0 or record_index < 0 or not is_api_name(field):
+        raise ValueError(f"Not a collection reference: {write_index}, {record_index}, {field!r}")
+    return f"@{{w{write_index}_0[{record_index}].{field}}}"
+
+
 class SalesforceClient:
     """The one door to Salesforce's REST API for one connection.
 
@@ -652,6 +660,62 @@ class SalesforceClient:
                 results[piece.write_index].extend(piece.results(replies.get(piece.reference)))
         for write, write_results in zip(writes, results, strict=True):
             log_failures(f"composite collection {write.operation} {write.sobject}", write_results)
+        return results
+
+    def composite_writes(self, writes: Sequence[CollectionWrite]) -> list[list[RecordResult]]:
+        """Send up to five sObject Collections writes of up to 200 records each in ONE
+        ``/composite`` request (one API call), in order, so a later write's records may name an
+        earlier write's results: a value ``collection_reference(k, i)`` becomes the Id of record
+        ``i`` of write ``k`` (null when that record failed, so the dependent record fails too).
+
+        Returns one result list per write, as :meth:`composite_collections` does. A subrequest
+        that fails as a whole reports its error on each of its records. The request is not
+        repeated when its answer is lost if it holds a create: :class:`OutcomeUnknown` is raised
+        (the caller looks its records up). A failure of the whole request raises its error.
+        """
+        if not writes:
+            return []
+        if len(writes) > COMPOSITE_MAX_COLLECTIONS:
+            raise ValueError(
+                f"composite_writes takes at most {COMPOSITE_MAX_COLLECTIONS} writes, "
+                f"not {len(writes)}"
+            )
+        pieces: list[_CollectionPiece] = []
+        for write_index, write in enumerate(writes):
+            if not isinstance(write, CollectionWrite):
+                raise TypeError(f"writes[{write_index}] is not a CollectionWrite: {write!r}")
+            if not 0 < len(write.records) <= COLLECTION_CHUNK_SIZE:
+                raise ValueError(
+                    f"writes[{write_index}] has {len(write.records)} records "
+                    f"(1 to {COLLECTION_CHUNK_SIZE} in one request)"
+                )
+            pieces.append(
+                _CollectionPiece(
+                    write_index=write_index,
+                    write=write,
+                    start=0,
+                    records=write.records,
+                    position=0,
+                )
+            )
+        answer = self.transport.rest(
+            "composite writes",
+            "composite",
+            method="POST",
+            idempotent=all(write.operation != "create" for write in writes),
+            json={
+                "allOrNone": False,
+                "compositeRequest": [piece.subrequest(self.transport.version) for piece in pieces],
+            },
+        )
+        replies = {
+            str(reply.get("referenceId")): reply
+            for reply in (answer or {}).get("compositeResponse") or []
+            if isinstance(reply, dict)
+        }
+        results = [piece.results(replies.get(piece.reference)) for piece in pieces]
+        for write, write_results in zip(writes, results, strict=True):
+            log_failures(f"composite write {write.operation} {write.sobject}", write_results)
         return results
 
     # --- Bulk API 2.0 ----------------------------------------------------------------------
