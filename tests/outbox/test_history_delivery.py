@@ -10,6 +10,7 @@ from django.utils import timezone
 from wagtail.models import Site
 
 from wagtail_salesforce.connection.models import SalesforceConnection
+from wagtail_salesforce.core.signals import submission_delivered
 from wagtail_salesforce.outbox.delivery import deliver_entry
 from wagtail_salesforce.outbox.history import history_header
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
@@ -255,3 +256,35 @@ def test_two_submissions_in_one_batch_both_append_and_both_are_recorded(
     first.refresh_from_db()
     tasks = {task["Id"] for task in tasks_of(sandbox, lead["Id"])}
     assert tasks == {first.activity_task_id, second.activity_task_id} and len(tasks) == 2
+
+
+def test_listeners_are_told_the_records_values_after_the_write(
+    site: Site, connection: SalesforceConnection, sandbox: Any
+) -> None:
+    """The sync's local lead takes what was announced: the whole appended history and the kept
+    value, so a later push cannot replace either with the latest submission's text."""
+    sandbox.org.create(
+        "Lead",
+        {"LastName": "Hopper", "Company": "Navy", "Email": "grace@example.com", "Title": "Admiral"},
+    )
+    announced: list[dict[str, Any]] = []
+
+    def listen(**kwargs: Any) -> None:
+        announced.append(kwargs["values"])
+
+    submission_delivered.connect(listen, sender=OutboxEntry, weak=False)
+    try:
+        first = submit(site, email="grace@example.com", last_name="Hopper", message="Hello")
+        second = submit(
+            site, email="grace@example.com", last_name="Hopper", message="Again", title="Intern"
+        )
+    finally:
+        submission_delivered.disconnect(listen, sender=OutboxEntry)
+
+    [lead] = leads_with_email(sandbox, "grace@example.com")
+    assert announced[-1]["Description"] == lead["Description"]
+    assert lead["Description"] == (
+        f"{block(first, 'Landing page form', 'Hello')}\n\n"
+        f"{block(second, 'Landing page form', 'Again')}"
+    )
+    assert announced[-1]["Title"] == "Admiral" == lead["Title"]  # kept, not the form's

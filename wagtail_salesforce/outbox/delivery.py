@@ -293,6 +293,26 @@ class _Work:
     # Progress learnt from Salesforce (record, member, Task Ids) not yet committed: it is
     # written with the outcome, in the entry's one final UPDATE.
     pending: dict[str, Any] = field(default_factory=dict)
+    # The record's values after the write where they differ from the payload (kept fields keep
+    # the record's value, appended ones hold the whole history): what listeners are told.
+    written: dict[str, Any] = field(default_factory=dict)
+
+    def announced(self) -> dict[str, Any]:
+        return {**self.payload, **self.written}
+
+
+def _written_values(
+    sent: Mapping[str, Any], current: Mapping[str, Any] | None, fields: Sequence[str]
+) -> dict[str, Any]:
+    """For the fields whose current value an update reads (keep / append): the value the record
+    holds after the write, the one sent, else the one it kept."""
+    written: dict[str, Any] = {}
+    for name in fields:
+        if name in sent:
+            written[name] = sent[name]
+        elif current is not None and name in current:
+            written[name] = current[name]
+    return written
 
 
 def deliver_batch(claims: Sequence[tuple[int, str]]) -> list[str | None]:
@@ -353,7 +373,7 @@ def _settle(work: _Work, error: Exception | None = None) -> None:
                     entry.salesforce_object,
                     entry.salesforce_id,
                 )
-                _announce_delivery(entry, work.payload)
+                _announce_delivery(entry, work.announced())
                 return
             if progress:
                 # What was written stays recorded: the next attempt does not write it again.
@@ -1009,6 +1029,7 @@ class _Batch:
                         source_label=mapping.label,
                     )
                     record = {**body, external_field: key}
+                    work.written = _written_values(body, currents.get(key.lower()), self.to_read)
                 upserts.add(work, record)
                 continue
             value = self._match_value(work) if mapping.match_on else ""
@@ -1091,6 +1112,7 @@ class _Batch:
             source_label=self.mapping.label,
         )
         data.pop("Id", None)
+        work.written = _written_values(data, match.current, fields_to_read(self.mapping, describe))
         return data
 
     def _records_written(self, write: _Write, results: Sequence[RecordResult]) -> None:
