@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_salesforce', '0005_sync_merges'),
+        ('wagtail_salesforce', '0003_sync_merges'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('wagtail_salesforce', '0008_picklists_by_record_type'),
+        ('wagtail_salesforce', '0002_picklists_by_record_type'),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wagtail_salesforce", "0007_erasure"),
+        ("wagtail_salesforce", "0004_erasure"),
     ]
 
     operations = [
