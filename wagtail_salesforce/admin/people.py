@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.admin import messages
 
@@ -43,7 +43,7 @@ TEMPLATE = "wagtail_salesforce/people/requests.html"
 
 class PersonLookupForm(forms.Form):
     email = forms.CharField(
-        label=gettext_lazy("Email"),
+        label=pgettext_lazy("person lookup", "Email"),
         max_length=254,
         help_text=gettext_lazy("Any spelling: case and surrounding spaces do not matter."),
     )
