@@ -78,11 +78,50 @@ def log_in(page: Any, live_server: Any, username: str) -> Any:
     return page
 
 
-def new_page(chromium: Any, *, locale: str = "en-GB", accept_downloads: bool = False) -> Any:
-    """A page in a context of its own (its own cookies: one user each)."""
-    context = chromium.new_context(locale=locale, accept_downloads=accept_downloads)
+def new_page(
+    chromium: Any,
+    *,
+    locale: str = "en-GB",
+    accept_downloads: bool = False,
+    viewport: dict[str, int] | None = None,
+) -> Any:
+    """A page in a context of its own (its own cookies: one user each). A tall ``viewport``
+    gets a whole admin screen into one screenshot (the admin scrolls inside its own layout)."""
+    options: dict[str, Any] = {"locale": locale, "accept_downloads": accept_downloads}
+    if viewport is not None:
+        options["viewport"] = viewport
+    context = chromium.new_context(**options)
     context.set_default_timeout(15_000)
     return context.new_page()
+
+
+def group_member(
+    django_user_model: Any,
+    username: str,
+    group_name: str,
+    codenames: list[str],
+    *,
+    language: str | None = None,
+) -> Any:
+    """An admin user in ``group_name``, whose permissions are Wagtail admin access and the
+    plugin's ``codenames``; ``language``: the user's preferred admin language."""
+    from django.contrib.auth.models import Group, Permission
+    from wagtail.users.models import UserProfile
+
+    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
+    group, _created = Group.objects.get_or_create(name=group_name)
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"),
+        *Permission.objects.filter(
+            content_type__app_label="wagtail_salesforce", codename__in=codenames
+        ),
+    )
+    user.groups.add(group)
+    if language is not None:
+        profile = UserProfile.get_for_user(user)
+        profile.preferred_language = language
+        profile.save()
+    return user
 
 
 def listed_leads(page: Any) -> list[str]:

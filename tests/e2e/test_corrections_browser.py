@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from wagtail.models import Site
-from wagtail.users.models import UserProfile
 
 from tests.admin.test_corrections import NAMES_YAML, names_page
+from tests.e2e.conftest import group_member, log_in, new_page
 from tests.outbox import conftest as outbox_fixtures
 from tests.outbox.conftest import leads_with_email
 from wagtail_salesforce.connection.models import SalesforceConnection
@@ -24,7 +23,6 @@ from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
 SHOTS_DIR = os.environ.get("WAGTAIL_SALESFORCE_SHOTS_DIR", "")
 
 salesforce_org = outbox_fixtures.salesforce_org
@@ -40,28 +38,15 @@ def config_yaml() -> str:
 def editor_page(chromium: Any, live_server: Any, django_user_model: Any, language: str) -> Any:
     """A logged-in page of an editor who may view and correct the outbox (not retry)."""
     username = f"corrector-{language}"
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    group, _created = Group.objects.get_or_create(name="Outbox correctors")
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"),
-        *Permission.objects.filter(
-            content_type__app_label="wagtail_salesforce",
-            codename__in=["view_outboxentry", "correct_outboxentry"],
-        ),
+    group_member(
+        django_user_model,
+        username,
+        "Outbox correctors",
+        ["view_outboxentry", "correct_outboxentry"],
+        language=language,
     )
-    user.groups.add(group)
-    profile = UserProfile.get_for_user(user)
-    profile.preferred_language = language
-    profile.save()
-    context = chromium.new_context(locale="en-GB", viewport={"width": 1280, "height": 1100})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
-    return page
+    page = new_page(chromium, viewport={"width": 1280, "height": 1100})
+    return log_in(page, live_server, username)
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from openpyxl import load_workbook
 from wagtail.models import Site
 
 from tests.connection.oauth_helpers import default_site
-from tests.e2e.conftest import PASSWORD, listed_leads, log_in, new_page
+from tests.e2e.conftest import PASSWORD, group_member, listed_leads, log_in, new_page
 from wagtail_salesforce.sync.models import Lead, LeadOrigin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,12 +43,9 @@ def user_page(
     chromium: Any, live_server: Any, django_user_model: Any, *, manage: bool, locale: str = "en-GB"
 ) -> Any:
     username = f"{'manager' if manage else 'editor'}-{locale}"
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    group, _created = Group.objects.get_or_create(name=f"group-{username}")
-    group.permissions.add(Permission.objects.get(codename="access_admin"))
-    if manage:  # the Leads listing and its export have permissions of their own
-        group.permissions.add(*Permission.objects.filter(codename__in=["view_lead", "export_lead"]))
-    user.groups.add(group)
+    # The Leads listing and its export have permissions of their own.
+    codenames = ["view_lead", "export_lead"] if manage else []
+    group_member(django_user_model, username, f"group-{username}", codenames)
     page = new_page(chromium, locale=locale, accept_downloads=True)
     return log_in(page, live_server, username)
 
@@ -124,15 +120,9 @@ def test_wagtails_japanese_is_untouched_by_the_plugin(
 ) -> None:
     default_site()
     django_user_model.objects.create_superuser("boss-ja", "boss@example.com", PASSWORD)
-    context = chromium.new_context(locale="ja-JP")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
+    page = new_page(chromium, locale="ja-JP")
     try:
-        page.goto(live_server.url + "/admin/login/")
-        page.fill("#id_username", "boss-ja")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/admin/$"))
+        log_in(page, live_server, "boss-ja")
 
         page.goto(f"{live_server.url}/admin/pages/")  # the root: the site's home page listed
         headers = [text.strip() for text in page.locator("table thead th").all_inner_texts()]
@@ -144,4 +134,4 @@ def test_wagtails_japanese_is_untouched_by_the_plugin(
         cells = [text.strip() for text in row.locator("td").all_inner_texts()]
         assert "管理者" in cells and "管理画面" not in cells
     finally:
-        context.close()
+        page.context.close()

@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from wagtail.models import Site
-from wagtail.users.models import UserProfile
 
 from tests.connection.oauth_helpers import default_site
-from tests.e2e.conftest import PASSWORD, listed_leads, log_in, new_page
+from tests.e2e.conftest import group_member, listed_leads, log_in, new_page
 from wagtail_salesforce.sync.models import Lead, LeadOrigin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,20 +49,10 @@ def marketing_page(
 ) -> Any:
     """A logged-in Chromium page of a member of the "Marketing" group who prefers ``language``."""
     username = f"marketer-{language}"
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    group, _created = Group.objects.get_or_create(name="Marketing")
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"),
-        *Permission.objects.filter(
-            content_type__app_label="wagtail_salesforce", codename__in=MARKETING_CODENAMES
-        ),
+    user = group_member(
+        django_user_model, username, "Marketing", MARKETING_CODENAMES, language=language
     )
-    assert group.permissions.count() == 1 + len(MARKETING_CODENAMES)
-    user.groups.add(group)
-    profile = UserProfile.get_for_user(user)
-    profile.preferred_language = language
-    profile.save()
-
+    assert user.groups.get().permissions.count() == 1 + len(MARKETING_CODENAMES)
     page = new_page(chromium, accept_downloads=True)
     return log_in(page, live_server, username)
 

@@ -6,18 +6,16 @@ no Erase button. Screenshots in English and Japanese go to ``/tmp/team/shots/``.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from wagtail.contrib.forms.models import FormSubmission
 from wagtail.models import ModelLogEntry, Site
-from wagtail.users.models import UserProfile
 
 from tests.connection.oauth_helpers import default_site
+from tests.e2e.conftest import group_member, log_in, new_page
 from tests.outbox.conftest import landing_page
 from tests.sync.conftest import SYNC_YAML
 from wagtail_salesforce.outbox.models import OutboxEntry, OutboxState
@@ -25,7 +23,6 @@ from wagtail_salesforce.sync.models import ErasureTombstone, Lead, LeadOrigin, p
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct-horse-battery"
 SHOTS = Path("/tmp/team/shots")  # noqa: S108 - outside the repo, asked for by the task
 EMAIL = "grace.hopper@example.com"
 
@@ -67,30 +64,11 @@ def officer_page(
     chromium: Any, live_server: Any, django_user_model: Any, codenames: list[str], language: str
 ) -> Any:
     username = f"dpo-{language}-{len(codenames)}"
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    group = Group.objects.create(name=f"Privacy {username}")
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin"),
-        *Permission.objects.filter(
-            content_type__app_label="wagtail_salesforce", codename__in=codenames
-        ),
+    group_member(
+        django_user_model, username, f"Privacy {username}", codenames, language=language
     )
-    user.groups.add(group)
-    profile = UserProfile.get_for_user(user)
-    profile.preferred_language = language
-    profile.save()
-    # Tall enough for the whole screen in one shot (the admin scrolls inside its own layout).
-    context = chromium.new_context(
-        locale="en-GB", accept_downloads=True, viewport={"width": 1280, "height": 1200}
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/admin/$"))
-    return page
+    page = new_page(chromium, accept_downloads=True, viewport={"width": 1280, "height": 1200})
+    return log_in(page, live_server, username)
 
 
 def look_up(page: Any, live_server: Any, email: str) -> None:
