@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Model
 from django.http import HttpRequest
 from wagtail.log_actions import log
+from wagtail.models import Site
 
 EXPORT_ACTION = "wagtail_salesforce.export"
 
@@ -78,4 +79,20 @@ def log_export(
         action=EXPORT_ACTION,
         user=request.user,
         data={"listing": listing, "format": export_format, "rows": rows, **details},
+    )
+
+
+def log_person_export(
+    user: Any, *, person_hash: str, rows: int, export_format: str = "json"
+) -> None:
+    """The audit-log entry of an access request's export (an export like the listings' ones):
+    who, and whom by hash only, logged on the default site."""
+    site = Site.objects.filter(is_default_site=True).first() or Site.objects.first()
+    if site is None:
+        return
+    log(
+        instance=site,
+        action=EXPORT_ACTION,
+        user=user,
+        data={"listing": "person", "format": export_format, "rows": rows, "person": person_hash},
     )

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.admin import messages
 
-from wagtail_salesforce.people.access import JSON_ENCODER, PersonData, find_person, log_access
+from wagtail_salesforce.people.access import JSON_ENCODER, PersonData, find_person
 from wagtail_salesforce.people.erasure import (
     ErasureRefused,
     SalesforceChoice,
@@ -30,6 +30,7 @@ from wagtail_salesforce.people.erasure import (
     erase_person,
 )
 
+from .exports import log_person_export
 from .permissions import (
     ACCESS_PERSON_FORBIDDEN,
     ERASE_PERSON_FORBIDDEN,
@@ -189,7 +190,9 @@ def person_export(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return redirect("wagtail_salesforce:people")
     person = find_person(form.cleaned_data["email"])
-    log_access(person, request.user)
+    log_person_export(
+        request.user, person_hash=person.hash, rows=sum(person.counts().values())
+    )
     body = json.dumps(person.document(), cls=JSON_ENCODER, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     # The hash, not the email: downloads folders and proxies keep file names.

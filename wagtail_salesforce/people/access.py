@@ -27,10 +27,8 @@ from django.db.models.functions import Cast
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from wagtail.contrib.forms.models import FormSubmission
-from wagtail.log_actions import log
-from wagtail.models import ModelLogEntry, Site
+from wagtail.models import ModelLogEntry
 
-from wagtail_salesforce.admin.exports import EXPORT_ACTION
 from wagtail_salesforce.config import ConfigError, get_config
 from wagtail_salesforce.config.payload import build_payload, normalise_email, submission_email
 from wagtail_salesforce.outbox.models import OutboxEntry
@@ -312,22 +310,3 @@ def find_person(email: str) -> PersonData:
 
 def export_document(email: str) -> dict[str, Any]:
     return find_person(email).document()
-
-
-def log_access(person: PersonData, user: Any, *, export_format: str = "json") -> None:
-    """The audit-log entry of an access export (an export like the listings' ones): who, and
-    whom by hash only, logged on the default site."""
-    site = Site.objects.filter(is_default_site=True).first() or Site.objects.first()
-    if site is None:
-        return
-    log(
-        instance=site,
-        action=EXPORT_ACTION,
-        user=user,
-        data={
-            "listing": "person",
-            "format": export_format,
-            "rows": sum(person.counts().values()),
-            "person": person.hash,
-        },
-    )

@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from wagtail_salesforce.people.access import JSON_ENCODER, find_person, log_access
+from wagtail_salesforce.admin.exports import log_person_export
+from wagtail_salesforce.people.access import JSON_ENCODER, find_person
 from wagtail_salesforce.people.erasure import (
     ErasureRefused,
     SalesforceChoice,
@@ -65,7 +66,7 @@ class Command(BaseCommand):
 
     def _export(self, person: Any, user: Any, output: str | None) -> None:
         text = json.dumps(person.document(), cls=JSON_ENCODER, ensure_ascii=False, indent=2)
-        log_access(person, user)
+        log_person_export(user, person_hash=person.hash, rows=sum(person.counts().values()))
         if output:
             Path(output).write_text(text + "\n", encoding="utf-8")
         else:
