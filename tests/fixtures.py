@@ -30,7 +30,7 @@ from wagtail.models import Site
 from tests.connection.oauth_helpers import configure_site, connect_site, default_site
 from wagtail_salesforce.client import clear_describe_cache
 from wagtail_salesforce.connection.models import SalesforceConnection
-from wagtail_salesforce.outbox.delivery import clear_campaign_cache
+from wagtail_salesforce.outbox.batch import clear_campaign_cache
 from wagtail_salesforce.sandbox.server import SandboxHandle
 
 # The connected app ``configured`` registers in the sandbox for the site's callback URL.

@@ -325,7 +325,7 @@ def test_a_missing_record_type_or_campaign_fails_before_anything_is_written(
 
 
 def test_retry_delays_grow_exponentially_with_full_jitter_under_the_cap(settings: Any) -> None:
-    from wagtail_salesforce.outbox.delivery import retry_delay
+    from wagtail_salesforce.outbox.attempt import retry_delay
 
     settings.WAGTAIL_SALESFORCE = {
         **settings.WAGTAIL_SALESFORCE,
@@ -453,7 +453,7 @@ def test_a_failing_listener_is_logged_and_the_entry_stays_delivered(
     submission_delivered.connect(broken)
     try:
         entry = make_entry(site, "lead-full", email="kept@example.com", last_name="Kept")
-        with caplog.at_level(logging.ERROR, logger="wagtail_salesforce.outbox.delivery"):
+        with caplog.at_level(logging.ERROR, logger="wagtail_salesforce.outbox.attempt"):
             assert deliver_entry(entry.pk) == OutboxState.DELIVERED
     finally:
         submission_delivered.disconnect(broken)

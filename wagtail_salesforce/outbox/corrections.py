@@ -1,7 +1,7 @@
 """Correcting a dead letter: new values for what Salesforce refused, then one more delivery.
 
 Only a failed entry (``dead``) whose lease is free can be corrected. The correction takes the
-delivery lease itself (:data:`~wagtail_salesforce.outbox.delivery.CLAIM`), so of two editors
+delivery lease itself (:data:`~wagtail_salesforce.outbox.attempt.CLAIM`), so of two editors
 pressing "Correct and deliver" at once, or one pressing it twice, one wins and the other is
 refused; a worker never holds a dead entry, and one that is being delivered is not dead. Under
 the lease, in one transaction: the entry's stored values, the Wagtail form submission's (editors
@@ -23,7 +23,8 @@ from wagtail.contrib.forms.models import FormSubmission
 
 from wagtail_salesforce.core.lease import new_token
 
-from .delivery import CLAIM, _lease, schedule_retry
+from .attempt import CLAIM, lease_duration
+from .delivery import schedule_retry
 from .models import OutboxEntry, OutboxState
 from .wakeups import enqueue_delivery
 
@@ -81,7 +82,7 @@ def correct_dead_letter(
     token = new_token()
     rows = OutboxEntry.objects.filter(pk=entry_id)
     # The conditional UPDATE decides: one of several concurrent corrections takes the lease.
-    if not CLAIM.take(rows.filter(state=OutboxState.DEAD), token, duration=_lease()):
+    if not CLAIM.take(rows.filter(state=OutboxState.DEAD), token, duration=lease_duration()):
         raise CorrectionRefused(NOT_CORRECTABLE)
     try:
         with transaction.atomic():
