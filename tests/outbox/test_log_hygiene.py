@@ -71,7 +71,7 @@ def test_a_dead_letter_writes_no_forged_line_and_no_huge_line(
     [dead] = [
         line for line in text_path.read_text("utf-8").splitlines() if "failed permanently" in line
     ]
-    assert dead.startswith(f"WARNING wagtail_salesforce.outbox.delivery Outbox entry {entry.pk} ")
+    assert dead.startswith(f"WARNING wagtail_salesforce.outbox.attempt Outbox entry {entry.pk} ")
     # Personal data stays out of the message: only its length is told.
     length = len(entry.last_error_message)
     assert dead.endswith(f"STRING_TOO_LONG: [salesforce_message withheld, {length} chars]")
