@@ -19,7 +19,7 @@ from wagtail_salesforce.client import (
     bulk_threshold,
 )
 from wagtail_salesforce.client.budget import BULK_BREAK_EVEN_RECORDS
-from wagtail_salesforce.exceptions import ApiLimitExceeded, BudgetExhausted
+from wagtail_salesforce.exceptions import ApiLimitExceeded, BudgetExhausted, OutcomeUnknown
 
 LIMIT = 1000  # with the default API_BUDGET_PERCENT (50): a budget of 500, sync up to 475
 
@@ -47,6 +47,22 @@ def test_a_call_that_would_pass_the_budget_is_not_sent(
     assert len(calls_to(org_limit, "/sobjects/Lead")) == 2
     assert org_limit.api_calls_used() == 500
     assert org_limit.org.count("Lead") == 2
+
+
+def test_a_call_whose_answer_was_lost_counts_against_the_budget(
+    credentials: SandboxCredentials, org_limit: Any
+) -> None:
+    client = SalesforceClient(credentials)
+    org_limit.set_api_usage(498)
+    client.query("SELECT Id FROM Lead LIMIT 1")  # 499, as its answer says
+    org_limit.faults.add("lose_response", count=1, path=r"/sobjects/Lead/?$")
+
+    with pytest.raises(OutcomeUnknown):
+        client.create("Lead", new_lead())  # Salesforce counted it (500); its answer never came
+    with pytest.raises(BudgetExhausted):
+        client.query("SELECT Id FROM Lead LIMIT 1")
+
+    assert org_limit.api_calls_used() == 500  # never past the budget
 
 
 def test_what_other_integrations_spend_counts_against_the_budget(

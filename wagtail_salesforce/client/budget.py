@@ -191,6 +191,10 @@ def bulk_threshold(configured: int, state: BudgetState) -> int:
     return configured
 
 
+# Whether the call in progress (in this thread) got an answer carrying the org's usage.
+_answer_read: ContextVar[bool] = ContextVar("wagtail_salesforce_answer_read", default=False)
+
+
 class ApiBudget:
     """One transport's view of the org's usage, and the check before each call (thread-safe)."""
 
@@ -202,6 +206,7 @@ class ApiBudget:
 
     def observe(self, used: int, org_max: int) -> None:
         """The usage an answer's ``Sforce-Limit-Info`` reported (org-wide, this call included)."""
+        _answer_read.set(True)
         with self._lock:
             self._used, self._max = used, org_max
 
@@ -231,8 +236,16 @@ class ApiBudget:
                     budget=ceiling,
                 )
             self._in_flight += 1
+        reading = _answer_read.set(False)
         try:
             yield
         finally:
+            answered = _answer_read.get()
+            _answer_read.reset(reading)
             with self._lock:
                 self._in_flight -= 1
+                if not answered and self._used is not None:
+                    # No usage came back (a lost answer, a dropped connection): Salesforce may
+                    # well have counted the call, so count it too rather than spend past the
+                    # budget on the old reading. The next answer's reading replaces the guess.
+                    self._used += 1
