@@ -61,6 +61,12 @@ def test_a_call_whose_answer_was_lost_counts_against_the_budget(
         client.create("Lead", new_lead())  # Salesforce counted it (500); its answer never came
     with pytest.raises(BudgetExhausted):
         client.query("SELECT Id FROM Lead LIMIT 1")
+    # The assumed usage is kept on the connection: the next worker's client starts from it.
+    assert credentials.usage_reports[-1] == (500, LIMIT)
+    with pytest.raises(BudgetExhausted):
+        SalesforceClient(credentials, api_usage=credentials.usage_reports[-1]).query(
+            "SELECT Id FROM Lead LIMIT 1"
+        )
 
     assert org_limit.api_calls_used() == 500  # never past the budget
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -198,7 +198,14 @@ _answer_read: ContextVar[bool] = ContextVar("wagtail_salesforce_answer_read", de
 class ApiBudget:
     """One transport's view of the org's usage, and the check before each call (thread-safe)."""
 
-    def __init__(self, usage: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        usage: tuple[int, int] | None = None,
+        on_guess: Callable[[int, int], None] | None = None,
+    ) -> None:
+        # ``on_guess(used, org_max)``: told the usage the budget assumed after a call whose
+        # answer never came, so that the next client of the connection starts from it.
+        self._on_guess = on_guess
         self._lock = threading.Lock()
         self._used: int | None = usage[0] if usage is not None else None
         self._max: int | None = usage[1] if usage is not None else None
@@ -242,6 +249,7 @@ class ApiBudget:
         finally:
             answered = _answer_read.get()
             _answer_read.reset(reading)
+            guess: tuple[int, int] | None = None
             with self._lock:
                 self._in_flight -= 1
                 if not answered and self._used is not None:
@@ -249,3 +257,7 @@ class ApiBudget:
                     # well have counted the call, so count it too rather than spend past the
                     # budget on the old reading. The next answer's reading replaces the guess.
                     self._used += 1
+                    if self._max is not None:
+                        guess = (self._used, self._max)
+            if guess is not None and self._on_guess is not None:
+                self._on_guess(*guess)

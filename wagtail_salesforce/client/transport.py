@@ -411,7 +411,7 @@ class Transport:
         self.version = api_version(credentials.api_version)
         self.api_calls = 0
         self.api_usage: tuple[int, int] | None = api_usage
-        self.budget = ApiBudget(api_usage)
+        self.budget = ApiBudget(api_usage, on_guess=self._record_usage)
         self._on_api_call = on_api_call
         self._lock = threading.Lock()
         self.session = build_session(
@@ -439,10 +439,14 @@ class Transport:
         if info.api_usage is not None:
             self.api_usage = info.api_usage
             self.budget.observe(*info.api_usage)
-            try:
-                self.credentials.record_api_usage(*info.api_usage)
-            except Exception:
-                logger.exception("Recording API usage failed for %s", self.connection_key)
+            self._record_usage(*info.api_usage)
+
+    def _record_usage(self, used: int, org_max: int) -> None:
+        """Keep the org's usage on the connection (read, or assumed after a lost answer)."""
+        try:
+            self.credentials.record_api_usage(used, org_max)
+        except Exception:
+            logger.exception("Recording API usage failed for %s", self.connection_key)
 
     # --- simple-salesforce, bound to this session ------------------------------------------
 
