@@ -17,6 +17,7 @@ def test_the_export_holds_every_kind_of_data_about_the_person(grace: Known) -> N
     [lead] = document["leads"]
     assert lead["id"] == grace.lead.pk and lead["sf_id"] == grace.lead.sf_id
     assert lead["values"]["last_name"].startswith("Hopper")
+    assert lead["former_emails"] == [] and lead["consent"] == {}
     [conflict] = lead["wagtail_salesforce.syncconflict"]
     assert conflict["field"] == "title"
     [submission] = document["form_submissions"]

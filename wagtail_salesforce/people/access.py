@@ -165,6 +165,8 @@ def _lead(lead: Lead, related: Mapping[str, list[Model]]) -> dict[str, Any]:
         base=lead.base,
         local_modified=lead.local_modified,
         duplicate_ids=lead.duplicate_ids,
+        former_emails=lead.former_emails,
+        consent=lead.consent,
     )
     for label, rows in related.items():
         data[label] = [_model_dict(row) for row in rows if getattr(row, "lead_id", None) == lead.pk]
