@@ -78,8 +78,18 @@ WAGTAIL_SALESFORCE = {
     "OUTBOX_RETRY_BASE_SECONDS": 2.0,
     "OUTBOX_RETRY_MAX_SECONDS": 20.0,
     "OUTBOX_LEASE_SECONDS": 120.0,
+    # The load generator stands in for many visitors behind one proxy (this machine): the
+    # rate limit counts each visitor's address, as it would behind a real load balancer.
+    "TRUSTED_PROXIES": ["127.0.0.1"],
 }
 Q_CLUSTER = {"workers": 4, "poll": 0.2, "timeout": 100, "retry": 150}
+
+
+def visitor_address(batch: int, index: int) -> str:
+    """A documentation-range address of its own for each simulated visitor (RFC 5737 and
+    the benchmarking range 198.18.0.0/15 of RFC 2544)."""
+    number = batch * 1_000_000 + index
+    return f"198.{18 + (number >> 16) % 2}.{(number >> 8) % 256}.{number % 256}"
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -152,7 +162,10 @@ class Visitors:
                     response = session.post(
                         self.base_url + path,
                         data=data,
-                        headers={"Referer": self.base_url + path},
+                        headers={
+                            "Referer": self.base_url + path,
+                            "X-Forwarded-For": visitor_address(batch, index),
+                        },
                         timeout=30,
                     )
                     ok = response.status_code == 200
