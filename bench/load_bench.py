@@ -70,8 +70,19 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 FAULTS = (
     {"kind": "latency", "latency_ms": 100, "method": "POST"},
     {"kind": "http_503", "rate": 0.05},
-    {"kind": "lose_response", "rate": 0.05, "method": "POST", "path": r"/sobjects/Lead/?$"},
-    {"kind": "unable_to_lock_row", "rate": 0.05, "method": "POST", "path": r"/sobjects/"},
+    # Delivery writes in batches through /composite (and a lone create through /sobjects).
+    {
+        "kind": "lose_response",
+        "rate": 0.05,
+        "method": "POST",
+        "path": r"/(composite|sobjects/Lead)/?$",
+    },
+    {
+        "kind": "unable_to_lock_row",
+        "rate": 0.05,
+        "method": "POST",
+        "path": r"/(composite|sobjects/)",
+    },
 )
 WAGTAIL_SALESFORCE = {
     "TIMEOUT": [3.0, 10.0],
