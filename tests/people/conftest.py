@@ -13,9 +13,9 @@ from django.test import Client
 from wagtail.contrib.forms.models import FormSubmission
 from wagtail.models import Site
 
-from tests.fixtures import FAST_RETRIES, ConnectionGrant
 from tests.outbox.conftest import landing_page
-from tests.sync.conftest import SYNC_YAML, sf_get, sync
+from tests.sync import conftest as sync_fixtures
+from tests.sync.conftest import sf_get, sync
 from tests.sync.test_conflicts import edit_both
 from wagtail_salesforce.connection.models import SalesforceConnection
 from wagtail_salesforce.outbox.delivery import deliver_entry
@@ -26,24 +26,11 @@ GRACE = "grace.hopper@example.com"
 OTHER = "ada.lovelace@example.com"
 
 
-@pytest.fixture
-def config_yaml() -> str:
-    return SYNC_YAML
-
-
-@pytest.fixture
-def salesforce_settings(salesforce_settings: dict[str, Any]) -> dict[str, Any]:
-    return {**salesforce_settings, **FAST_RETRIES, "TIMEOUT": (2.0, 10.0), "MAX_RETRIES": 0}
-
-
-@pytest.fixture(autouse=True)
-def people_settings(plugin_settings: dict[str, Any]) -> None:
-    """Every test here trusts the sandbox and reads SYNC_YAML."""
-
-
-@pytest.fixture
-def connection_grant() -> ConnectionGrant:
-    return "password"
+# The sync tests' set-up: SYNC_YAML, fail-fast client settings, a password-grant connection.
+config_yaml = sync_fixtures.config_yaml
+salesforce_settings = sync_fixtures.salesforce_settings
+sync_settings = sync_fixtures.sync_settings
+connection_grant = sync_fixtures.connection_grant
 
 
 def submit(page: Any, email: str, last_name: str, **extra: str) -> OutboxEntry:
